@@ -1,0 +1,78 @@
+"""The REST API's bases: `Api`, `Blueprint` and `Schema`, subclassed once for every domain.
+
+Errors are problem+json (app.errors); schemas speak camelCase and reject unknown fields;
+list endpoints share one pagination shape (`offset`, `limit` ≤ 100, `total`).
+"""
+
+from __future__ import annotations
+
+import flask_smorest
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from app import errors
+
+API_INFO = (
+    "Gatehouse: identity and licensing for vendors who sell software online. Every call carries "
+    "`Authorization: Bearer <JWT>` from `POST /user/oauth20/token`; each operation names the "
+    "scopes it needs. Errors are `application/problem+json` with a stable `code`."
+)
+
+
+def camelcase(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+class Schema(ma.Schema):
+    """camelCase on the wire, snake_case in Python; unknown fields are an error (marshmallow's
+    default RAISE, stated here so nobody loosens it by accident)."""
+
+    class Meta:
+        unknown = ma.RAISE
+        ordered = True
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        field_obj.data_key = camelcase(field_obj.data_key or field_name)
+
+
+class ProblemSchema(ma.Schema):
+    """Documentation of the problem+json body (RFC 9457)."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    code = fields.String(metadata={"description": "stable machine-readable error code"})
+    errors = fields.Dict(metadata={"description": "field errors (validation only)"})
+
+
+class PageArgsSchema(Schema):
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_error_handlers(self):
+        errors.register_error_handlers(self._app)
+
+    def handle_http_exception(self, error):  # pragma: no cover - replaced by app.errors
+        return errors.handle_http_exception(error)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    pass
+
+
+api = Api(
+    spec_kwargs={
+        "info": {"description": API_INFO},
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            }
+        },
+    }
+)

@@ -1,0 +1,157 @@
+"""`flask --app wsgi …` commands (also `gatehouse …`): clients, keys, demo data, the embedded server."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from app.db import db
+from app.oidc.errors import InvalidClient
+from app.oidc.keys import keystore
+from app.oidc.models import API_SCOPES
+from app.oidc.services import ClientService
+
+DEMO_SHOP = "demo-shop"
+DEMO_APP = "demo-app"
+DEMO_APP_REDIRECT = "http://127.0.0.1:8765/callback"
+
+
+clients = click.Group("clients", help="Register OAuth clients.")
+
+
+@clients.command("create")
+@click.option("--name", required=True, help="Shown to users on consent and in logs.")
+@click.option("--grant", "grants", multiple=True, required=True,
+              type=click.Choice(["client_credentials", "authorization_code", "refresh_token"]))
+@click.option("--scope", "scopes", multiple=True,
+              help='Allowed scopes, space-separated ("idp:users:read idp:users:write").')
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Login callback URL.")
+@click.option("--post-logout-redirect-uri", "post_logout_uris", multiple=True)
+@click.option("--public", is_flag=True, help="No secret (applications, PKCE).")
+@click.option("--first-party", is_flag=True, help="Skip the consent page.")
+@click.option("--json", "as_json", is_flag=True, help="Print {clientId, clientSecret} as JSON.")
+@with_appcontext
+def create_client(name, grants, scopes, redirect_uris, post_logout_uris, public, first_party,
+                  as_json):
+    """Register a client and print its id and (once) its secret."""
+    scope_list = [s for chunk in scopes for s in chunk.split()]
+    try:
+        with db.transaction() as session:
+            created = ClientService(session).create(
+                name=name, grant_types=list(grants), scopes=scope_list,
+                redirect_uris=list(redirect_uris),
+                post_logout_redirect_uris=list(post_logout_uris),
+                public=public, first_party=first_party,
+            )
+    except InvalidClient as exc:
+        raise click.UsageError(exc.detail) from None
+    result = {"clientId": created.client.client_id, "clientSecret": created.secret}
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(f"client id:     {result['clientId']}")
+        if created.secret:
+            click.echo(f"client secret: {result['clientSecret']}  (shown once; store it now)")
+
+
+keys = click.Group("keys", help="Token-signing keys.")
+
+
+@keys.command("rotate")
+@with_appcontext
+def rotate_keys():
+    """Sign with a new key from now on; the old one stays published until its tokens expire."""
+    with db.transaction() as session:
+        row = keystore().rotate(session)
+    click.echo(f"new signing key {row.kid} ({row.alg}); instances switch within 30 seconds")
+
+
+demo = click.Group("demo", help="Demo data for a first look.")
+
+
+def _credentials_file() -> Path:
+    return Path(current_app.instance_path) / "demo-credentials.json"
+
+
+def seed_demo() -> dict:
+    """Create the demo clients once; their credentials are kept under instance/ for re-printing."""
+    path = _credentials_file()
+    with db.transaction() as session:
+        service = ClientService(session)
+        shop = service.by_client_id(DEMO_SHOP)
+        if shop is None or not path.exists():
+            if shop is not None:  # credentials file lost: a demo client may get a new secret
+                session.delete(shop)
+                session.flush()
+            created = service.create(
+                client_id=DEMO_SHOP, name="Demo shop", grant_types=["client_credentials"],
+                scopes=list(API_SCOPES),
+            )
+            credentials = {"shop": {"clientId": DEMO_SHOP, "clientSecret": created.secret}}
+        else:
+            credentials = json.loads(path.read_text())
+        if service.by_client_id(DEMO_APP) is None:
+            service.create(
+                client_id=DEMO_APP, name="Demo application", public=True, first_party=True,
+                grant_types=["authorization_code", "refresh_token"],
+                scopes=["openid", "profile", "email", "offline_access"],
+                redirect_uris=[DEMO_APP_REDIRECT],
+            )
+        credentials["application"] = {"clientId": DEMO_APP, "redirectUri": DEMO_APP_REDIRECT}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(credentials, handle, indent=2)
+    return credentials
+
+
+def _print_credentials(credentials: dict) -> None:
+    issuer = current_app.config["ISSUER"]
+    shop = credentials["shop"]
+    click.echo("Demo shop (confidential, client_credentials, all API scopes):")
+    click.echo(f"  client id:     {shop['clientId']}")
+    click.echo(f"  client secret: {shop['clientSecret']}")
+    click.echo("Demo application (public, authorization code + PKCE):")
+    click.echo(f"  client id:     {credentials['application']['clientId']}")
+    click.echo(f"  redirect URI:  {credentials['application']['redirectUri']}")
+    click.echo("Get a token:")
+    click.echo(f"  curl -s -u {shop['clientId']}:{shop['clientSecret']} "
+               f"-d grant_type=client_credentials {issuer}/user/oauth20/token")
+
+
+@demo.command("seed")
+@with_appcontext
+def demo_seed():
+    """Create (once) and print the demo clients."""
+    _print_credentials(seed_demo())
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@with_appcontext
+def serve(host, port):
+    """The embedded default in one command: migrate, seed once, print credentials, serve."""
+    from flask_migrate import upgrade
+    from werkzeug.serving import run_simple
+
+    upgrade()
+    _print_credentials(seed_demo())
+    click.echo(f"Serving on http://{host}:{port} (Ctrl-C stops)")
+    run_simple(host, port, current_app._get_current_object(), threaded=True)
+
+
+def register_commands(app: Flask) -> None:
+    for group in (clients, keys, demo, serve):
+        app.cli.add_command(group)
+
+
+def main() -> None:
+    """The `gatehouse` console script: the same commands as `flask --app wsgi`."""
+    from app import create_app
+
+    FlaskGroup(create_app=create_app)()

@@ -1,0 +1,161 @@
+"""Database: the declarative base, the engine, and one session (one transaction) per request.
+
+The request boundary commits when the response status is below 400 and rolls back otherwise;
+services add and flush, never commit. CLI commands and workers open their own `db.transaction()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from datetime import datetime, timezone
+from typing import Iterator
+
+import sqlalchemy as sa
+from flask import Flask, g, has_app_context
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on both engines (SQLite keeps no zone of its own)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            value = value.astimezone(timezone.utc)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), uuid.UUID: sa.Uuid()}
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Foreign keys on, WAL, and transactions that SQLAlchemy (not pysqlite) begins.
+
+    pysqlite's own transaction handling breaks SAVEPOINT and BEGIN IMMEDIATE; the recipe from
+    SQLAlchemy's SQLite dialect docs hands that job to the "begin" event.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection):
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_db_engine(url: str) -> Engine:
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+        _configure_sqlite(engine)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+class Database:
+    """The extension object: `db.session` is the request's (or CLI command's) session."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self._factory: sessionmaker[Session] | None = None
+
+    def init_app(self, app: Flask) -> None:
+        self.engine = create_db_engine(app.config["DATABASE_URL"])
+        self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        app.extensions["gatehouse.db"] = self
+
+        @app.after_request
+        def _commit(response):
+            session = g.pop("db_session", None)
+            if session is not None:
+                try:
+                    if response.status_code < 400:
+                        session.commit()
+                    else:
+                        session.rollback()
+                finally:
+                    session.close()
+            return response
+
+        @app.teardown_appcontext
+        def _close(_exc):
+            # Reached with a session still open only when the request failed before
+            # after_request (or outside a request): nothing of it is kept.
+            session = g.pop("db_session", None)
+            if session is not None:
+                session.rollback()
+                session.close()
+
+    @property
+    def dialect(self) -> str:
+        assert self.engine is not None
+        return self.engine.dialect.name
+
+    @property
+    def session(self) -> Session:
+        if not has_app_context():
+            raise RuntimeError("db.session is only available inside an app context")
+        session = g.get("db_session")
+        if session is None:
+            assert self._factory is not None, "Database.init_app was not called"
+            session = g.db_session = self._factory()
+        return session
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session of its own, committed on success: for CLI commands and workers."""
+        assert self._factory is not None
+        with self._factory() as session, session.begin():
+            yield session
+
+    def bind_to(self, connection: Connection | None) -> None:
+        """Tests: run every session inside `connection`'s transaction (savepoints for commits)."""
+        if connection is None:
+            self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        else:
+            self._factory = sessionmaker(
+                bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+            )
+
+
+db = Database()

@@ -1,0 +1,1 @@
+"""OpenID Connect provider: clients, signing keys and JWKS, the Authlib server, discovery."""

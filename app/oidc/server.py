@@ -1,0 +1,95 @@
+"""The Authlib authorization server: grants, client lookup and JWT access tokens (RFC 9068)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import sqlalchemy as sa
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidScopeError
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
+from flask import Flask, current_app
+from joserfc import jwt
+
+from app.db import db
+from app.oidc.keys import keystore
+from app.oidc.models import Client
+
+TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+def sign_jwt(claims: dict, typ: str = "JWT") -> str:
+    key = keystore().signing_key()
+    header = {"alg": key.alg, "typ": typ, "kid": key.kid}
+    return jwt.encode(header, claims, key)
+
+
+class JWTAccessTokenGenerator(BearerTokenGenerator):
+    """Access tokens as JWTs (RFC 9068, `typ: at+jwt`) signed with the current key."""
+
+    def __init__(self) -> None:
+        super().__init__(self.access_token, expires_generator=self.expires_in)
+
+    @staticmethod
+    def expires_in(client: Client, grant_type: str) -> int:
+        return current_app.config["ACCESS_TOKEN_TTL"]
+
+    def access_token(self, client: Client, grant_type: str, user, scope: str) -> str:
+        config = current_app.config
+        now = int(time.time())
+        claims = {
+            "iss": config["ISSUER"],
+            "sub": str(user.get_user_id()) if user else client.client_id,
+            "aud": config["API_AUDIENCE"],
+            "client_id": client.client_id,
+            "iat": now,
+            "exp": now + self.expires_in(client, grant_type),
+            "jti": secrets.token_urlsafe(16),
+            "scope": scope or "",
+        }
+        return sign_jwt(claims, typ="at+jwt")
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    """client_credentials, limited to the client's allowed scopes.
+
+    No scope asked for means every scope the client is allowed; a scope beyond those is refused
+    (invalid_scope) rather than silently dropped, so an integration learns of it at once.
+    """
+
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        client: Client = self.request.client
+        requested = (self.request.payload.scope or "").split()
+        refused = [scope for scope in requested if scope not in client.scopes]
+        if refused:
+            raise InvalidScopeError(f"scope not allowed for this client: {' '.join(refused)}")
+        self.granted_scope = " ".join(requested or client.scopes)
+
+    def create_token_response(self):
+        token = self.generate_token(scope=self.granted_scope, include_refresh_token=False)
+        self.save_token(token)
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
+def query_client(client_id: str) -> Client | None:
+    return db.session.scalar(sa.select(Client).where(Client.client_id == client_id))
+
+
+def save_token(token: dict, request) -> None:
+    """JWT access tokens are self-contained: nothing to store for them."""
+
+
+def init_app(app: Flask) -> None:
+    server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
+    server.register_token_generator("default", JWTAccessTokenGenerator())
+    server.register_grant(ClientCredentialsGrant)
+    app.extensions["gatehouse.authorization"] = server
+
+
+def authorization_server() -> AuthorizationServer:
+    return current_app.extensions["gatehouse.authorization"]

@@ -1,0 +1,1 @@
+"""Cross-cutting security: keyed hashes, password hashing, rate limits, lockout."""
