@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -40,7 +41,11 @@ def load_models() -> None:
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_path=str(PROJECT_ROOT / "instance"))
+    config = dict(config or {})
+    instance_path = (config.pop("INSTANCE_PATH", None)
+                     or os.environ.get("GATEHOUSE_INSTANCE_PATH")
+                     or PROJECT_ROOT / "instance")
+    app = Flask(__name__, instance_path=str(Path(instance_path).resolve()))
     app.config.update(load_settings(Path(app.instance_path), config))
     app.config.update(
         API_TITLE="Gatehouse",
@@ -53,7 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from app import errors
-    from app.api import api
+    from app.api import make_api
     from app.db import db
     from app.oidc import server
     from app.oidc.keys import KeyStore
@@ -72,14 +77,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(web.bp)
     app.register_blueprint(health.bp)
     csrf.exempt(health.bp)
-    api.init_app(app)
+    api = make_api(app)
     for domain in DOMAINS:
         # views: REST (`blp`, flask-smorest, bearer tokens) or OAuth endpoints (`bp`);
         # pages: HTML forms (`bp`), the only place CSRF protection applies.
         views = _domain_module(domain, "views")
         if views is not None and hasattr(views, "blp"):
             api.register_blueprint(views.blp)
-            csrf.exempt(views.blp)
         if views is not None and hasattr(views, "bp"):
             app.register_blueprint(views.bp)
             csrf.exempt(views.bp)

@@ -61,18 +61,30 @@ class Api(flask_smorest.Api):
     def handle_http_exception(self, error):  # pragma: no cover - replaced by app.errors
         return errors.handle_http_exception(error)
 
+    def register_blueprint(self, blp, **options):
+        # Bearer tokens, not cookies, authenticate the API: CSRF checks are for pages.
+        from app import csrf
+
+        csrf.exempt(blp)
+        super().register_blueprint(blp, **options)
+
 
 class Blueprint(flask_smorest.Blueprint):
     pass
 
 
-api = Api(
-    spec_kwargs={
-        "info": {"description": API_INFO},
-        "components": {
-            "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-            }
+def make_api(app) -> Api:
+    """One Api per app (tests build several apps; the domain blueprints are shared)."""
+    api = Api(
+        app,
+        spec_kwargs={
+            "info": {"description": API_INFO},
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                }
+            },
         },
-    }
-)
+    )
+    app.extensions["gatehouse.api"] = api
+    return api

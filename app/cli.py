@@ -81,6 +81,7 @@ def _credentials_file() -> Path:
 def seed_demo() -> dict:
     """Create the demo clients once; their credentials are kept under instance/ for re-printing."""
     path = _credentials_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
     with db.transaction() as session:
         service = ClientService(session)
         shop = service.by_client_id(DEMO_SHOP)

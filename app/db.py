@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 import sqlalchemy as sa
-from flask import Flask, g, has_app_context
+from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -92,17 +92,20 @@ def create_db_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-class Database:
-    """The extension object: `db.session` is the request's (or CLI command's) session."""
+class _EngineState:
+    def __init__(self, url: str) -> None:
+        self.engine = create_db_engine(url)
+        self.factory = sessionmaker(bind=self.engine, expire_on_commit=False)
 
-    def __init__(self) -> None:
-        self.engine: Engine | None = None
-        self._factory: sessionmaker[Session] | None = None
+
+class Database:
+    """The extension object: `db.session` is the request's (or CLI command's) session.
+
+    Engines live on the app (`app.extensions`), so several apps (tests) can use one `db`.
+    """
 
     def init_app(self, app: Flask) -> None:
-        self.engine = create_db_engine(app.config["DATABASE_URL"])
-        self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
-        app.extensions["gatehouse.db"] = self
+        app.extensions["gatehouse.db"] = _EngineState(app.config["DATABASE_URL"])
 
         @app.after_request
         def _commit(response):
@@ -126,36 +129,42 @@ class Database:
                 session.rollback()
                 session.close()
 
+    @staticmethod
+    def _state() -> _EngineState:
+        if not has_app_context():
+            raise RuntimeError("the database is only available inside an app context")
+        return current_app.extensions["gatehouse.db"]
+
+    @property
+    def engine(self) -> Engine:
+        return self._state().engine
+
     @property
     def dialect(self) -> str:
-        assert self.engine is not None
         return self.engine.dialect.name
 
     @property
     def session(self) -> Session:
-        if not has_app_context():
-            raise RuntimeError("db.session is only available inside an app context")
         session = g.get("db_session")
         if session is None:
-            assert self._factory is not None, "Database.init_app was not called"
-            session = g.db_session = self._factory()
+            session = g.db_session = self._state().factory()
         return session
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session of its own, committed on success: for CLI commands and workers."""
-        assert self._factory is not None
-        with self._factory() as session, session.begin():
+        with self._state().factory() as session, session.begin():
             yield session
 
-    def bind_to(self, connection: Connection | None) -> None:
+    @staticmethod
+    def bind_to(app: Flask, connection: Connection | None) -> None:
         """Tests: run every session inside `connection`'s transaction (savepoints for commits)."""
-        if connection is None:
-            self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
-        else:
-            self._factory = sessionmaker(
-                bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-            )
+        state: _EngineState = app.extensions["gatehouse.db"]
+        state.factory = sessionmaker(
+            bind=connection or state.engine,
+            expire_on_commit=False,
+            join_transaction_mode="create_savepoint",
+        )
 
 
 db = Database()

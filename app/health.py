@@ -7,6 +7,8 @@ from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app, jsonify
 from flask_migrate import Migrate
 
+from app.db import db
+
 bp = Blueprint("health", __name__, url_prefix="/health")
 
 
@@ -28,11 +30,8 @@ def live():
 
 @bp.get("/ready")
 def ready():
-    from app.db import db
-
     try:
-        with db.engine.connect() as connection:
-            current = set(connection.scalars(sa.text("SELECT version_num FROM alembic_version")))
+        current = set(db.session.scalars(sa.text("SELECT version_num FROM alembic_version")))
     except sa.exc.SQLAlchemyError:
         return jsonify(status="unavailable", database="unreachable or not migrated"), 503
     expected = migration_heads()
