@@ -19,7 +19,7 @@ MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 # Domain packages, in dependency order. Each may have models, views (REST, flask-smorest),
 # pages (HTML) and cli modules; the factory wires whatever exists.
-DOMAINS = ("oidc",)
+DOMAINS = ("oidc", "mail", "events", "users")
 
 csrf = CSRFProtect()
 migrate = Migrate()
@@ -29,7 +29,7 @@ def _domain_module(domain: str, kind: str):
     try:
         return importlib.import_module(f"app.{domain}.{kind}")
     except ModuleNotFoundError as exc:
-        if exc.name == f"app.{domain}.{kind}":
+        if exc.name in (f"app.{domain}", f"app.{domain}.{kind}"):
             return None
         raise
 
@@ -95,4 +95,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app.cli import register_commands
 
     register_commands(app)
+    for domain in DOMAINS:
+        commands = _domain_module(domain, "cli")
+        for command in getattr(commands, "commands", ()):
+            app.cli.add_command(command)
     return app

@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from app import create_app
 from app.db import Base, db
 
+pytest_plugins = ["tests.smtp_server"]
+
 TEST_SECRET_KEY = "test-secret-key-not-for-production"
 
 
