@@ -1,0 +1,1 @@
+"""Mail: message templates, the transactional outbox, SMTP and file senders, the delivery worker."""
