@@ -1,0 +1,1 @@
+"""The event log: every state change an integration cares about, appended in order."""

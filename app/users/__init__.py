@@ -1,0 +1,1 @@
+"""Users of the Identity Management API: creation, lookup, activation, password reset."""
