@@ -19,7 +19,7 @@ MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 # Domain packages, in dependency order. Each may have models, views (REST, flask-smorest),
 # pages (HTML) and cli modules; the factory wires whatever exists.
-DOMAINS = ("oidc", "mail", "events", "users")
+DOMAINS = ("security", "oidc", "mail", "events", "users")
 
 csrf = CSRFProtect()
 migrate = Migrate()
@@ -36,6 +36,7 @@ def _domain_module(domain: str, kind: str):
 
 def load_models() -> None:
     """Import every model so that Base.metadata is complete (migrations, tests)."""
+    importlib.import_module("app.idempotency")
     for domain in DOMAINS:
         _domain_module(domain, "models")
 
@@ -74,7 +75,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from app import health, web
 
-    app.register_blueprint(web.bp)
+    web.init_app(app)
     app.register_blueprint(health.bp)
     csrf.exempt(health.bp)
     api = make_api(app)

@@ -6,8 +6,12 @@ list endpoints share one pagination shape (`offset`, `limit` ≤ 100, `total`).
 
 from __future__ import annotations
 
+import http
+
 import flask_smorest
 import marshmallow as ma
+from email_validator import EmailNotValidError, validate_email
+from flask_smorest.utils import prepare_response
 from marshmallow import fields, validate
 
 from app import errors
@@ -36,6 +40,23 @@ class Schema(ma.Schema):
         field_obj.data_key = camelcase(field_obj.data_key or field_name)
 
 
+class Email(fields.String):
+    """An email address: validated (syntax only, no DNS), normalized and lower-cased, so that
+    equality is the exact, case-insensitive comparison lookups and uniqueness rely on."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return normalize_email(text)
+
+
+def normalize_email(text: str) -> str:
+    try:
+        checked = validate_email(text.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ma.ValidationError(f"Not a valid email address: {exc}") from None
+    return checked.normalized.lower()
+
+
 class ProblemSchema(ma.Schema):
     """Documentation of the problem+json body (RFC 9457)."""
 
@@ -54,6 +75,19 @@ class PageArgsSchema(Schema):
 
 class Api(flask_smorest.Api):
     ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self):
+        """Document error responses as what they are: application/problem+json."""
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec,
+                             errors.PROBLEM_JSON if status >= 400 else "application/json")
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Error (problem+json)", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, errors.PROBLEM_JSON)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 
     def _register_error_handlers(self):
         errors.register_error_handlers(self._app)

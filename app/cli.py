@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
+from gunicorn.app.base import BaseApplication
 
 from app.db import db
 from app.oidc.errors import InvalidClient
@@ -131,19 +134,49 @@ def demo_seed():
     _print_credentials(seed_demo())
 
 
+class _EmbeddedServer(BaseApplication):
+    """gunicorn, configured in code, serving the app this command already built."""
+
+    def __init__(self, app: Flask, options: dict) -> None:
+        self.application, self.options = app, options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self.application
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
+@click.option("--threads", default=4, show_default=True)
 @with_appcontext
-def serve(host, port):
-    """The embedded default in one command: migrate, seed once, print credentials, serve."""
+def serve(host, port, threads):
+    """The embedded default in one command: migrate, seed once, print the demo credentials,
+    deliver mail in the background, and serve."""
     from flask_migrate import upgrade
-    from werkzeug.serving import run_simple
 
     upgrade()
     _print_credentials(seed_demo())
+    # Connections opened above must not be shared with the forked server process.
+    db.engine.dispose()
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "from app.cli import main; main()", "outbox", "work"],
+        env=os.environ.copy(),
+    )
+    click.echo(f"Mail goes to {current_app.config['MAIL_URL']} (outbox worker pid {worker.pid})")
     click.echo(f"Serving on http://{host}:{port} (Ctrl-C stops)")
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+    try:
+        _EmbeddedServer(current_app._get_current_object(), {
+            "bind": f"{host}:{port}", "workers": 1, "threads": threads,
+            "worker_class": "gthread", "accesslog": "-",
+        }).run()
+    finally:
+        worker.terminate()
+        worker.wait(timeout=15)
 
 
 def register_commands(app: Flask) -> None:

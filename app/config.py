@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
@@ -44,6 +45,7 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "SECRET_KEY": (str, None),
     "MAIL_URL": (str, None),
     "MAIL_FROM": (str, "Gatehouse <no-reply@gatehouse.localhost>"),
+    "OUTBOX_MAX_ATTEMPTS": (_positive_int, 8),
     "API_AUDIENCE": (str, None),
     "SIGNING_ALG": (str, "RS256"),
     "ACCESS_TOKEN_TTL": (_positive_int, 3600),
@@ -61,6 +63,7 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "ACTIVATION_LINK_TTL": (_positive_int, 72 * 3600),
     "RESET_LINK_TTL": (_positive_int, 3600),
     "INVITATION_TTL": (_positive_int, 72 * 3600),
+    "REGISTRATION_VERIFY_EMAIL": (_bool, True),
     "MAX_CONTENT_LENGTH": (_positive_int, 1024 * 1024),
     "LOG_LEVEL": (str, "INFO"),
 }
@@ -161,6 +164,7 @@ def load_settings(
     settings["SESSION_COOKIE_HTTPONLY"] = True
     settings["SESSION_COOKIE_SAMESITE"] = "Lax"
     settings["SESSION_COOKIE_NAME"] = "gatehouse_session"
+    settings["PERMANENT_SESSION_LIFETIME"] = timedelta(days=14)
     settings["WTF_CSRF_TIME_LIMIT"] = None  # the token is bound to the session instead
     settings["JSON_SORT_KEYS"] = False
     return settings

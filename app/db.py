@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g, has_app_context
+from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -92,10 +92,24 @@ def create_db_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 class _EngineState:
     def __init__(self, url: str) -> None:
         self.engine = create_db_engine(url)
-        self.factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.bind(self.engine)
+
+    def bind(self, bind: Engine | Connection) -> None:
+        self.factory = sessionmaker(bind=bind, expire_on_commit=False,
+                                    join_transaction_mode="create_savepoint")
+        # SQLite: a transaction that reads and then writes fails at once ("database is locked")
+        # when another writer got in between. Requests that may write therefore take the write
+        # lock up front (BEGIN IMMEDIATE) and queue on busy_timeout instead.
+        if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+            bind = bind.execution_options(sqlite_begin="IMMEDIATE")
+        self.write_factory = sessionmaker(bind=bind, expire_on_commit=False,
+                                          join_transaction_mode="create_savepoint")
 
 
 class Database:
@@ -112,7 +126,7 @@ class Database:
             session = g.pop("db_session", None)
             if session is not None:
                 try:
-                    if response.status_code < 400:
+                    if response.status_code < 400 or g.pop("db_keep_on_error", False):
                         session.commit()
                     else:
                         session.rollback()
@@ -147,24 +161,30 @@ class Database:
     def session(self) -> Session:
         session = g.get("db_session")
         if session is None:
-            session = g.db_session = self._state().factory()
+            state = self._state()
+            writes = has_request_context() and request.method not in SAFE_METHODS
+            session = g.db_session = (state.write_factory if writes else state.factory)()
         return session
 
+    @staticmethod
+    def keep_on_error() -> None:
+        """Commit this request's changes even though its response will be an error: for
+        changes that are the point of refusing (a revoked token family, a counted failed
+        login). Same transaction, so no second connection waits on SQLite's write lock."""
+        g.db_keep_on_error = True
+
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A session of its own, committed on success: for CLI commands and workers."""
-        with self._state().factory() as session, session.begin():
+    def transaction(self, *, write: bool = True) -> Iterator[Session]:
+        """A session of its own, committed on success: for CLI commands, workers, caches."""
+        state = self._state()
+        with (state.write_factory if write else state.factory)() as session, session.begin():
             yield session
 
     @staticmethod
     def bind_to(app: Flask, connection: Connection | None) -> None:
         """Tests: run every session inside `connection`'s transaction (savepoints for commits)."""
         state: _EngineState = app.extensions["gatehouse.db"]
-        state.factory = sessionmaker(
-            bind=connection or state.engine,
-            expire_on_commit=False,
-            join_transaction_mode="create_savepoint",
-        )
+        state.bind(connection or state.engine)
 
 
 db = Database()

@@ -153,3 +153,34 @@ def api_token(client, make_client):
 
 def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
+
+
+def csrf_from(response) -> str:
+    """The CSRF token of the (first) form on a page."""
+    import re
+
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                      response.get_data(as_text=True))
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def link_in(text: str) -> str:
+    import re
+
+    match = re.search(r"https?://\S+", text)
+    assert match, f"no link in {text!r}"
+    return match.group(0)
+
+
+@pytest.fixture
+def outbox(app):
+    """The messages in the outbox, oldest first (as the worker would see them)."""
+    from app.mail.models import OutboxMessage
+
+    def read(**filters):
+        with app.app_context(), db.transaction() as session:
+            query = sa.select(OutboxMessage).filter_by(**filters).order_by(OutboxMessage.created_at)
+            return list(session.scalars(query))
+
+    return read

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import functools
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
+import sqlalchemy as sa
 from flask import current_app, g, request
 from flask_smorest import Blueprint as _SmorestBlueprint
 from joserfc import jwt
@@ -23,8 +25,10 @@ from joserfc.errors import JoseError
 from joserfc.jwt import JWTClaimsRegistry
 from joserfc.util import urlsafe_b64decode
 
+from app.db import db
 from app.oidc.errors import InsufficientScope, InvalidToken, MissingToken
 from app.oidc.keys import keystore
+from app.oidc.models import Grant
 
 ADMIN_SCOPE = "admin"
 ACCEPTED_ALGS = ["RS256", "ES256"]
@@ -75,12 +79,24 @@ def validate_access_token(token: str) -> Principal:
     except (JoseError, ValueError) as exc:
         raise InvalidToken(f"the access token is not valid ({exc.__class__.__name__})") from None
     claims = decoded.claims
+    if "gid" in claims and not _grant_alive(claims["gid"]):
+        raise InvalidToken("the access token has been revoked")
     return Principal(
         sub=str(claims["sub"]),
         client_id=str(claims["client_id"]),
         scopes=frozenset(str(claims.get("scope", "")).split()),
         claims=claims,
     )
+
+
+def _grant_alive(grant_id: object) -> bool:
+    """User tokens belong to a grant; logging out the family or detecting theft revokes it."""
+    try:
+        gid = uuid.UUID(str(grant_id))
+    except ValueError:
+        return False
+    row = db.session.execute(sa.select(Grant.revoked_at).where(Grant.id == gid)).first()
+    return row is not None and row.revoked_at is None
 
 
 def _bearer_token() -> str:

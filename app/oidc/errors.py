@@ -1,6 +1,6 @@
 """Errors of the client registry and of bearer-token checks."""
 
-from app.errors import Forbidden, GatehouseError, Unauthorized
+from app.errors import Forbidden, GatehouseError, Unauthorized, Unprocessable
 
 
 class InvalidClient(GatehouseError):
@@ -22,3 +22,8 @@ class MissingToken(Unauthorized):
 class InsufficientScope(Forbidden):
     code = "insufficient_scope"
     title = "Insufficient scope"
+
+
+class RedirectUriNotRegistered(Unprocessable):
+    code = "redirect_uri.not_registered"
+    title = "Redirect URI not registered for this client"

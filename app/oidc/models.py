@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, TimestampMixin, utcnow
 from app.security.hashing import keyed_hash_matches
@@ -94,3 +94,113 @@ class SigningKey(Base):
     private_pem: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     retired_at: Mapped[datetime | None]
+
+
+class UserSession(Base):
+    """A browser's login at Gatehouse (the OP session). The cookie carries only its id."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"),
+                                               index=True)
+    auth_time: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+
+
+class AuthorizationCode(Base):
+    """A code handed to a client's redirect URI; single-use, short-lived, stored hashed."""
+
+    __tablename__ = "authorization_codes"
+
+    code_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(sa.String(64))
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"),
+                                               index=True)
+    session_id: Mapped[str | None] = mapped_column(sa.String(64))
+    redirect_uri: Mapped[str] = mapped_column(sa.String(2000))
+    scope: Mapped[str] = mapped_column(sa.Text)
+    nonce: Mapped[str | None] = mapped_column(sa.String(512))
+    auth_time: Mapped[datetime]
+    code_challenge: Mapped[str | None] = mapped_column(sa.String(128))
+    code_challenge_method: Mapped[str | None] = mapped_column(sa.String(10))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    # The grant its exchange created: revoked if the code is ever presented again.
+    grant_id: Mapped[uuid.UUID | None]
+
+    # --- Authlib's AuthorizationCodeMixin ---------------------------------------------------
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return int(self.auth_time.timestamp())
+
+    def get_acr(self) -> None:
+        return None
+
+    def get_amr(self) -> list[str]:
+        return ["pwd"]
+
+
+class Grant(Base):
+    """What one code exchange started: its refresh tokens (a rotating family) and the user
+    access tokens they carry (`gid` claim). Revoking the grant revokes all of them."""
+
+    __tablename__ = "grants"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    client_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"),
+                                               index=True)
+    scope: Mapped[str] = mapped_column(sa.Text)
+    auth_time: Mapped[datetime]
+    session_id: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class RefreshToken(Base):
+    """An opaque refresh token, stored as a keyed hash; rotated on every use."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    grant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("grants.id", ondelete="CASCADE"),
+                                                index=True)
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    # Set when exchanged for a new one; presenting it again means it was stolen.
+    rotated_at: Mapped[datetime | None]
+
+    grant: Mapped[Grant] = relationship(lazy="joined")
+
+    # --- what Authlib's refresh-token grant asks of a token ---------------------------------
+
+    def check_client(self, client: Client) -> bool:
+        return self.grant.client_id == client.client_id
+
+    def get_scope(self) -> str:
+        return self.grant.scope
+
+
+class Consent(Base):
+    """Scopes a user has allowed a (third-party) client."""
+
+    __tablename__ = "consents"
+    __table_args__ = (sa.UniqueConstraint("user_id", "client_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(sa.String(64))
+    scopes: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

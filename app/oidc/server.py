@@ -10,27 +10,23 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
-from flask import Flask, current_app
-from joserfc import jwt
+from flask import Flask, current_app, g
 
 from app.db import db
-from app.oidc.keys import keystore
+from app.oidc.grants import (
+    TOKEN_AUTH_METHODS, AuthorizationCodeGrant, OpenIDCode, PKCE, RefreshTokenGrant,
+    new_refresh_token,
+)
+from app.oidc.keys import sign_jwt
 from app.oidc.models import Client
-
-TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
-
-
-def sign_jwt(claims: dict, typ: str = "JWT") -> str:
-    key = keystore().signing_key()
-    header = {"alg": key.alg, "typ": typ, "kid": key.kid}
-    return jwt.encode(header, claims, key)
 
 
 class JWTAccessTokenGenerator(BearerTokenGenerator):
     """Access tokens as JWTs (RFC 9068, `typ: at+jwt`) signed with the current key."""
 
     def __init__(self) -> None:
-        super().__init__(self.access_token, expires_generator=self.expires_in)
+        super().__init__(self.access_token, refresh_token_generator=new_refresh_token,
+                         expires_generator=self.expires_in)
 
     @staticmethod
     def expires_in(client: Client, grant_type: str) -> int:
@@ -49,6 +45,10 @@ class JWTAccessTokenGenerator(BearerTokenGenerator):
             "jti": secrets.token_urlsafe(16),
             "scope": scope or "",
         }
+        if user is not None:
+            # The grant the token belongs to: revoking it (logout of the family, replay,
+            # reuse) makes the token fail where it is checked (userinfo, introspection, me).
+            claims["gid"] = str(g.oauth_grant.id)
         return sign_jwt(claims, typ="at+jwt")
 
 
@@ -81,13 +81,15 @@ def query_client(client_id: str) -> Client | None:
 
 
 def save_token(token: dict, request) -> None:
-    """JWT access tokens are self-contained: nothing to store for them."""
+    """JWT access tokens are self-contained; refresh tokens are stored by their grants."""
 
 
 def init_app(app: Flask) -> None:
     server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
     server.register_token_generator("default", JWTAccessTokenGenerator())
     server.register_grant(ClientCredentialsGrant)
+    server.register_grant(AuthorizationCodeGrant, [PKCE(required=True), OpenIDCode()])
+    server.register_grant(RefreshTokenGrant)
     app.extensions["gatehouse.authorization"] = server
 
 

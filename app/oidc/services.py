@@ -89,3 +89,13 @@ class ClientService:
 
     def by_client_id(self, client_id: str) -> Client | None:
         return self.session.scalar(sa.select(Client).where(Client.client_id == client_id))
+
+    def require_redirect_uri(self, client_id: str, uri: str, field: str) -> str:
+        """`uri` must be exactly one of the client's registered redirect (login callback) URIs."""
+        client = self.by_client_id(client_id)
+        if client is None or uri not in client.redirect_uris:
+            raise errors.RedirectUriNotRegistered(
+                f"{field} must be one of the calling client's registered redirect URIs",
+                errors={field: ["Not a registered redirect URI of this client."]},
+            )
+        return uri

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from app.oidc.server import sign_jwt
+from app.oidc.keys import sign_jwt
 from tests.conftest import bearer
 from tests.test_api_errors import assert_problem, probe, probe_app  # noqa: F401  (fixtures)
 

@@ -108,7 +108,10 @@ def test_discovery_lists_what_exists_at_both_paths(client):
         assert document["jwks_uri"] == "http://gatehouse.test/.well-known/jwks.json"
         assert "client_credentials" in document["grant_types_supported"]
         assert set(document["token_endpoint_auth_methods_supported"]) == {
-            "client_secret_basic", "client_secret_post"}
+            "client_secret_basic", "client_secret_post", "none"}
+        assert document["authorization_endpoint"].endswith("/user/oauth20/authz")
+        assert document["code_challenge_methods_supported"] == ["S256"]
+        assert "create" in document["prompt_values_supported"]
         assert set(API_SCOPES) <= set(document["scopes_supported"])
 
 

@@ -1,0 +1,435 @@
+"""The authorization endpoint and the pages a browser passes through on the way: login,
+registration, email verification, consent, logout.
+
+The authorization request travels as the query string: the login and registration pages keep
+it and send the browser back to `/user/oauth20/authz` with it once the user is known, minus the
+`prompt` values that have been satisfied.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
+from joserfc import jwt
+from joserfc.errors import JoseError
+from marshmallow import ValidationError
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from app import tokens
+from app.api import normalize_email
+from app.db import db, utcnow
+from app.oidc.keys import keystore
+from app.oidc.models import Client, Consent
+from app.oidc.server import authorization_server
+from app.oidc.services import ClientService
+from app.oidc.sessions import Login, current_login, end_session, start_session
+from app.security.lockout import Lockout
+from app.security.passwords import MAX_LENGTH, POLICY
+from app.security.ratelimit import limit_for, limiter
+from app.users.errors import VerificationFailed, WeakPassword
+from app.users.services import UserService
+
+bp = Blueprint("oidc_pages", __name__, template_folder="templates")
+
+SCOPE_DESCRIPTIONS = {
+    "openid": "Know who you are",
+    "profile": "Your name and language",
+    "email": "Your email address",
+    "phone": "Your phone number",
+    "address": "Your address",
+    "offline_access": "Stay connected while you are away",
+    "organization": "Your organization and role",
+}
+
+
+# --- the authorization request ---------------------------------------------------------------
+
+def _params() -> dict[str, str]:
+    return dict(parse_qsl(request.query_string.decode(), keep_blank_values=True))
+
+
+def _authz_url(params: dict[str, str], satisfied: tuple[str, ...] = ()) -> str:
+    """Back to the authorization endpoint, without the prompts that are now satisfied."""
+    params = dict(params)
+    prompts = [p for p in params.get("prompt", "").split() if p not in satisfied]
+    params.pop("prompt", None)
+    if prompts:
+        params["prompt"] = " ".join(prompts)
+    if "create" in satisfied:
+        params.pop("flow", None)
+    return url_for("oidc_pages.authorize") + "?" + urlencode(params)
+
+
+def _redirect_error(error: OAuth2Error):
+    return authorization_server().handle_response(*error(None))
+
+
+def _bad_request_page(error: OAuth2Error):
+    """Errors found before the redirect URI is trusted are shown, never redirected."""
+    return render_template("message.html", title="This sign-in link is not valid",
+                           message=f"{error.description or error.error} The application "
+                                   "that sent you here may be misconfigured."), 400
+
+
+def _reauthentication_needed(login: Login, params: dict[str, str], prompts: set[str]) -> bool:
+    if "login" in prompts:
+        return True
+    max_age = params.get("max_age")
+    if max_age is not None and max_age.isdigit():
+        return utcnow() - login.auth_time > timedelta(seconds=int(max_age))
+    return False
+
+
+def _consented(login: Login, client: Client, scopes: set[str]) -> bool:
+    if client.first_party:
+        return True
+    consent = db.session.query(Consent).filter_by(user_id=login.user.id,
+                                                  client_id=client.client_id).one_or_none()
+    return consent is not None and scopes <= set(consent.scopes)
+
+
+@bp.route("/user/oauth20/authz", methods=["GET", "POST"])
+def authorize():
+    server = authorization_server()
+    login = current_login()
+    try:
+        grant = server.get_consent_grant(end_user=login.user if login else None)
+    except OAuth2Error as error:
+        if getattr(error, "redirect_uri", None):
+            return _redirect_error(error)
+        return _bad_request_page(error)
+
+    params = _params()
+    prompts = set(params.get("prompt", "").split())
+    if "none" in prompts and len(prompts) > 1:
+        return _redirect_error(InvalidRequestError(
+            "prompt=none cannot be combined", redirect_uri=grant.redirect_uri,
+            state=params.get("state")))
+    wants_registration = "create" in prompts or params.get("flow") == "register"
+
+    if login is None or _reauthentication_needed(login, params, prompts) or wants_registration:
+        if "none" in prompts:
+            return _redirect_error(LoginRequiredError(redirect_uri=grant.redirect_uri,
+                                                      state=params.get("state")))
+        page = "oidc_pages.register" if wants_registration else "oidc_pages.login"
+        return redirect(url_for(page) + "?" + request.query_string.decode())
+
+    scopes = set(grant.request.scope.split())
+    if "consent" in prompts or not _consented(login, grant.client, scopes):
+        if "none" in prompts:
+            return _redirect_error(ConsentRequiredError(redirect_uri=grant.redirect_uri,
+                                                        state=params.get("state")))
+        return redirect(url_for("oidc_pages.consent") + "?" + request.query_string.decode())
+
+    return server.create_authorization_response(grant_user=login.user, grant=grant)
+
+
+# --- login -----------------------------------------------------------------------------------
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email address", validators=[DataRequired(), Length(max=320)],
+                       render_kw={"autocomplete": "username"})
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_LENGTH)],
+                             render_kw={"autocomplete": "current-password"})
+
+
+def _continue(params: dict[str, str], satisfied: tuple[str, ...]):
+    if params.get("client_id"):
+        return redirect(_authz_url(params, satisfied), code=303)
+    return render_template("message.html", title="You are signed in",
+                           message="You can close this page and return to the application.")
+
+
+def _retry_after(until) -> str:
+    minutes = max(1, math.ceil((until - utcnow()).total_seconds() / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+@bp.route("/user/login", methods=["GET", "POST"])
+@limiter.limit(limit_for("login"), methods=["POST"])
+def login():
+    params = _params()
+    form = LoginForm()
+    if request.method == "GET" and params.get("login_hint"):
+        form.email.data = params["login_hint"]
+    message = None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            email = normalize_email(form.email.data)
+        except ValidationError:
+            email = form.email.data.strip().lower()
+        lockout = Lockout(db.session)
+        locked_until = lockout.locked_until(email)
+        users = UserService(db.session)
+        if locked_until:
+            message = (f"Too many failed attempts for this account. Try again in "
+                       f"{_retry_after(locked_until)}.")
+            status = 429
+        elif (user := users.authenticate(email, form.password.data)) is None:
+            lockout.failed(email)
+            db.keep_on_error()  # the failure must count although the answer is an error
+            message, status = "The email or password is not right.", 401
+        else:
+            lockout.succeeded(email)
+            if user.status == "active":
+                start_session(user)
+                return _continue(params, ("login", "create"))
+            if user.status == "pendingActivation":
+                # The password is right, so saying this tells nobody anything new.
+                session["pending"] = {"uid": str(user.id), "email": user.email,
+                                      "authz": request.query_string.decode()}
+                return redirect(url_for("oidc_pages.verify_email"), code=303)
+            message, status = _refusal(user.status), 403
+    elif form.errors:
+        status = 422
+    response = render_template("oidc/login.html", form=form, message=message,
+                               query=request.query_string.decode(),
+                               register_url=url_for("oidc_pages.register") + "?"
+                               + request.query_string.decode())
+    return response, status
+
+
+def _refusal(status: str) -> str:
+    if status == "pendingApproval":
+        return ("Your registration is waiting for approval. We will email you as soon as "
+                "you can sign in.")
+    return "This account cannot sign in. Please contact the shop's customer service."
+
+
+# --- registration ----------------------------------------------------------------------------
+
+class RegistrationForm(FlaskForm):
+    email = EmailField("Email address", validators=[DataRequired(), Length(max=320)],
+                       render_kw={"autocomplete": "email"})
+    first_name = StringField("First name", name="firstName",
+                             validators=[DataRequired(), Length(max=100)],
+                             render_kw={"autocomplete": "given-name"})
+    last_name = StringField("Last name", name="lastName",
+                            validators=[DataRequired(), Length(max=100)],
+                            render_kw={"autocomplete": "family-name"})
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_LENGTH)],
+                             render_kw={"autocomplete": "new-password", "minlength": 10},
+                             description=POLICY)
+
+
+def _ui_locale(params: dict[str, str]) -> str | None:
+    locales = params.get("ui_locales", "").split()
+    return locales[0] if locales else request.accept_languages.best
+
+
+@bp.route("/user/register", methods=["GET", "POST"])
+@limiter.limit(limit_for("registration"), methods=["POST"])
+def register():
+    params = _params()
+    form = RegistrationForm()
+    if request.method == "GET" and params.get("login_hint"):
+        form.email.data = params["login_hint"]
+    status = 200
+    if form.validate_on_submit():
+        try:
+            email = normalize_email(form.email.data)
+            user = UserService(db.session).register(
+                email=email, password=form.password.data,
+                first_name=form.first_name.data.strip(), last_name=form.last_name.data.strip(),
+                locale=_ui_locale(params),
+                verify_email=current_app.config["REGISTRATION_VERIFY_EMAIL"])
+        except ValidationError as invalid:
+            form.email.errors = list(invalid.messages)
+        except WeakPassword as weak:
+            form.password.errors = list(weak.errors["password"])
+        else:
+            if user is not None and user.status == "active":
+                start_session(user)
+                return _continue(params, ("login", "create"))
+            # New or taken, the browser sees the same thing: check your email.
+            session["pending"] = {"uid": str(user.id) if user else None, "email": email,
+                                  "authz": request.query_string.decode()}
+            return redirect(url_for("oidc_pages.verify_email"), code=303)
+    if form.errors:
+        status = 422
+    login = current_login()
+    return render_template(
+        "oidc/register.html", form=form, current=login.user if login else None,
+        login_url=url_for("oidc_pages.login") + "?" + urlencode(
+            {k: v for k, v in params.items() if k not in ("flow",)}),
+    ), status
+
+
+# --- email verification ----------------------------------------------------------------------
+
+class CodeForm(FlaskForm):
+    code = StringField("Code from the email", validators=[DataRequired(), Length(max=20)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+
+
+def _pending() -> dict | None:
+    return session.get("pending")
+
+
+def _finish_verification(user) -> object:
+    pending = session.pop("pending", None) or {}
+    start_session(user)
+    params = dict(parse_qsl(pending.get("authz", ""), keep_blank_values=True))
+    return _continue(params, ("login", "create"))
+
+
+def _pending_user_if_verified():
+    pending = _pending()
+    if not pending or not pending.get("uid"):
+        return None
+    user = UserService(db.session).find_by_email(pending["email"])
+    if user is not None and str(user.id) == pending["uid"] and user.status == "active":
+        return user
+    return None
+
+
+@bp.route("/user/verify-email", methods=["GET", "POST"])
+@limiter.limit(limit_for("login"), methods=["POST"])
+def verify_email():
+    pending = _pending()
+    if pending is None:
+        return render_template("message.html", title="Nothing to verify here",
+                               message="Open the link from the email, or sign in."), 400
+    # Verified meanwhile by the link, in this browser or another one: carry on.
+    verified = _pending_user_if_verified()
+    if verified is not None:
+        return _finish_verification(verified)
+    form = CodeForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user_id = uuid.UUID(pending["uid"]) if pending.get("uid") else None
+            user = UserService(db.session).verify_code(user_id, form.code.data)
+        except VerificationFailed as failed:
+            db.keep_on_error()  # the counted attempt stays counted
+            form.code.errors = [failed.detail]
+        else:
+            return _finish_verification(user)
+    if form.errors:
+        status = 422
+    return render_template("oidc/verify_email.html", form=form, email=pending["email"],
+                           resend_form=FlaskForm()), status
+
+
+@bp.post("/user/verify-email/resend")
+@limiter.limit(limit_for("mail"))
+def resend_verification():
+    pending = _pending()
+    form = FlaskForm()
+    if pending and form.validate_on_submit() and pending.get("uid"):
+        users = UserService(db.session)
+        user = users.find_by_email(pending["email"])
+        if user is not None and str(user.id) == pending["uid"] and not user.email_verified:
+            users.send_verification(user)
+    return redirect(url_for("oidc_pages.verify_email"), code=303)
+
+
+@bp.get("/user/verify-email/<token>")
+def verify_email_link(token: str):
+    try:
+        user = UserService(db.session).verify_link(token)
+    except (tokens.LinkInvalid, tokens.LinkExpired, tokens.LinkUsed) as error:
+        return render_template("message.html", title=error.title,
+                               message="Ask for a new code on the registration page, or "
+                                       "register again."), error.status
+    pending = _pending()
+    if pending and pending.get("uid") == str(user.id):
+        return _finish_verification(user)  # the same browser: straight back to the shop
+    return render_template("message.html", title="Email address confirmed",
+                           message="Thank you. Return to the page where you registered to "
+                                   "continue, or sign in.")
+
+
+# --- consent ---------------------------------------------------------------------------------
+
+class ConsentForm(FlaskForm):
+    pass
+
+
+@bp.route("/user/oauth20/consent", methods=["GET", "POST"])
+def consent():
+    login = current_login()
+    params = _params()
+    if login is None:
+        return redirect(url_for("oidc_pages.login") + "?" + request.query_string.decode())
+    client = ClientService(db.session).by_client_id(params.get("client_id", ""))
+    if client is None:
+        return render_template("message.html", title="Unknown application",
+                               message="The application that sent you here is not known."), 400
+    scopes = [s for s in params.get("scope", "").split() if s in client.scopes]
+    form = ConsentForm()
+    if form.validate_on_submit():
+        if request.form.get("decision") != "allow":
+            redirect_uri = params.get("redirect_uri") or client.get_default_redirect_uri()
+            if not client.check_redirect_uri(redirect_uri):
+                return _bad_request_page(InvalidRequestError("Unregistered redirect_uri."))
+            return _redirect_error(AccessDeniedError(redirect_uri=redirect_uri,
+                                                     state=params.get("state")))
+        row = db.session.query(Consent).filter_by(user_id=login.user.id,
+                                                  client_id=client.client_id).one_or_none()
+        if row is None:
+            row = Consent(user_id=login.user.id, client_id=client.client_id, scopes=[])
+            db.session.add(row)
+        row.scopes = sorted(set(row.scopes) | set(scopes))
+        return redirect(_authz_url(params, ("consent",)), code=303)
+    return render_template("oidc/consent.html", form=form, client=client, user=login.user,
+                           scopes=[(s, SCOPE_DESCRIPTIONS.get(s, s)) for s in scopes])
+
+
+# --- logout ----------------------------------------------------------------------------------
+
+class LogoutForm(FlaskForm):
+    pass
+
+
+def _id_token_client(id_token_hint: str | None) -> str | None:
+    """The client an ID token we issued was for (expired ones still name it)."""
+    if not id_token_hint:
+        return None
+    try:
+        token = jwt.decode(id_token_hint, keystore().verification_keys(),
+                           algorithms=["RS256", "ES256"])
+    except (JoseError, ValueError):
+        return None
+    if token.claims.get("iss") != current_app.config["ISSUER"]:
+        return None
+    aud = token.claims.get("aud")
+    return aud[0] if isinstance(aud, list) and aud else aud
+
+
+@bp.route("/user/oauth20/signout", methods=["GET", "POST"])
+def signout():
+    """RP-initiated logout (OIDC RP-Initiated Logout 1.0)."""
+    params = _params() | (request.form.to_dict() if request.method == "POST" else {})
+    client_id = _id_token_client(params.get("id_token_hint")) or params.get("client_id")
+    client = ClientService(db.session).by_client_id(client_id) if client_id else None
+    target = params.get("post_logout_redirect_uri")
+    if target and (client is None or target not in client.post_logout_redirect_uris):
+        return render_template("message.html", title="Sign-out link not valid",
+                               message="The address to return to after signing out is not "
+                                       "registered for this application."), 400
+    form = LogoutForm()
+    confirmed = params.get("id_token_hint") and client is not None
+    if request.method == "POST" and form.validate_on_submit():
+        confirmed = True
+    if not confirmed and current_login() is not None:
+        # Without proof that the application asked, the person confirms (CSRF-safe logout).
+        return render_template("oidc/logout.html", form=form, client=client,
+                               params=params)
+    end_session()
+    if target:
+        query = {"state": params["state"]} if params.get("state") else {}
+        separator = "&" if urlsplit(target).query else "?"
+        return redirect(target + (separator + urlencode(query) if query else ""), code=303)
+    return render_template("message.html", title="You are signed out",
+                           message="You can close this page.")
