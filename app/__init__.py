@@ -19,7 +19,7 @@ MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 # Domain packages, in dependency order. Each may have models, views (REST, flask-smorest),
 # pages (HTML) and cli modules; the factory wires whatever exists.
-DOMAINS = ("security", "oidc", "mail", "events", "users")
+DOMAINS = ("security", "oidc", "mail", "events", "users", "organizations")
 
 csrf = CSRFProtect()
 migrate = Migrate()

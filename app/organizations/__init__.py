@@ -1,0 +1,1 @@
+"""B2B customers: organizations, their members and roles."""
