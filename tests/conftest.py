@@ -71,10 +71,14 @@ def app(tmp_path_factory, database_url):
         db.engine.dispose()
 
 
+# Rows the migrations seed (and the run's signing key) survive between committed tests.
+KEEP_TABLES = {"signing_keys", "roles"}
+
+
 def empty_tables() -> None:
     with db.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
-            if table.name != "signing_keys":
+            if table.name not in KEEP_TABLES:
                 connection.execute(table.delete())
 
 
