@@ -19,7 +19,8 @@ MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 # Domain packages, in dependency order. Each may have models, views (REST, flask-smorest),
 # pages (HTML) and cli modules; the factory wires whatever exists.
-DOMAINS = ("security", "oidc", "mail", "events", "users", "organizations")
+DOMAINS = ("security", "oidc", "mail", "events", "users", "organizations",
+           "invitations")
 
 csrf = CSRFProtect()
 migrate = Migrate()

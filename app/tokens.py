@@ -57,10 +57,11 @@ def dump(purpose: str, payload: dict) -> str:
     return _serializer(purpose).dumps(payload)
 
 
-def load(purpose: str, token: str) -> dict:
+def load(purpose: str, token: str, max_age: int | None = None) -> dict:
     """The payload of a valid, unexpired token; LinkExpired carries the payload of an expired
-    one (so the page can offer a fresh link), LinkInvalid means forged, mangled or another kind."""
-    max_age = current_app.config[PURPOSES[purpose]]
+    one (so the page can offer a fresh link), LinkInvalid means forged, mangled or another kind.
+    `max_age` replaces the purpose's lifetime where a record knows its own (invitations)."""
+    max_age = max_age or current_app.config[PURPOSES[purpose]]
     serializer = _serializer(purpose)
     try:
         payload = serializer.loads(token, max_age=max_age)

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.db import Base, db
 
-pytest_plugins = ["tests.smtp_server"]
+pytest_plugins = ["tests.smtp_server", "tests.live"]
 
 TEST_SECRET_KEY = "test-secret-key-not-for-production"
 

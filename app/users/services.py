@@ -287,6 +287,24 @@ class UserService:
             self._activate(user)
         return user
 
+    def register_invited(self, *, email: str, password: str, first_name: str, last_name: str,
+                         locale: str | None) -> User:
+        """An account from an invitation link: the link proved the address already."""
+        problems = policy_problems(password, email=email)
+        if problems:
+            raise errors.WeakPassword(" ".join(problems), errors={"password": problems})
+        user = self.create(email=email, first_name=first_name, last_name=last_name,
+                           locale=locale, status="pendingActivation")
+        user.password_hash = hash_password(password)
+        self._activate(user)
+        return user
+
+    def confirm_address(self, user: User) -> None:
+        """A link we mailed reached this user's mailbox: the address is proven."""
+        if user.status == "pendingActivation":
+            self._activate(user)
+        user.email_verified = True
+
     def send_verification(self, user: User) -> None:
         """Mail a fresh code and link; earlier codes stop working."""
         now = utcnow()

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from app.db import db
 from app.mail.worker import deliver_pending
 from app.users.models import User
-from tests.oidc.conftest import RP_CALLBACK, Browser, make_relying_party
+from tests.live import RP_CALLBACK, Browser, make_relying_party
 from tests.oidc.test_relying_party import PASSWORD, add_user, callback, register_client, rp_login
 from tests.smtp_server import first_link, text_body
 

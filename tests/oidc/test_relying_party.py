@@ -10,7 +10,7 @@ from app.db import db
 from app.oidc.services import ClientService
 from app.security.passwords import hash_password
 from app.users.models import User
-from tests.oidc.conftest import RP_AFTER_LOGOUT, RP_CALLBACK, Browser, make_relying_party
+from tests.live import RP_AFTER_LOGOUT, RP_CALLBACK, Browser, make_relying_party
 
 pytestmark = pytest.mark.committed
 PASSWORD = "correct horse battery staple"

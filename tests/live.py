@@ -1,4 +1,5 @@
-"""A live Gatehouse on loopback, and a relying party built with Authlib's Flask client."""
+"""A live Gatehouse on loopback, a relying party built with Authlib's Flask client, and a
+scripted browser: for tests that follow OIDC flows over real HTTP."""
 
 from __future__ import annotations
 

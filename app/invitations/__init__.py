@@ -1,0 +1,1 @@
+"""Invitations: bring a person (back) to the shop, optionally into an organization."""
