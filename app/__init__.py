@@ -47,7 +47,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     instance_path = (config.pop("INSTANCE_PATH", None)
                      or os.environ.get("GATEHOUSE_INSTANCE_PATH")
                      or PROJECT_ROOT / "instance")
-    app = Flask(__name__, instance_path=str(Path(instance_path).resolve()))
+    # No app-wide static folder: the pages' stylesheet is served by app.web at /static.
+    app = Flask(__name__, instance_path=str(Path(instance_path).resolve()), static_folder=None)
     app.config.update(load_settings(Path(app.instance_path), config))
     app.config.update(
         API_TITLE="Gatehouse",
