@@ -1,0 +1,1 @@
+"""Activation codes: format and signing, batches, stock and allocation, redemption."""
