@@ -1,0 +1,1 @@
+"""Entitlement Management: the catalog, entitlements, license transactions and licenses."""

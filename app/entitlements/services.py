@@ -1,0 +1,620 @@
+"""The rules of entitlement management: the catalog, who may reach whose licenses, provisioning
+license transactions (once per `externalId` and owner), suspending, and the licenses a user may use."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Union
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from app.db import utcnow
+from app.entitlements import errors
+from app.entitlements.models import (
+    Entitlement, License, LicensedItem, LicenseModel, LicenseTransaction, LicenseTransactionItem,
+    ProductPackage,
+)
+from app.errors import GatehouseError
+from app.events.services import EventLog
+from app.oidc.bearer import REALM, Principal
+from app.oidc.errors import InsufficientScope
+from app.organizations.errors import OrganizationNotFound
+from app.organizations.models import Membership, Organization
+from app.users.errors import UserNotFound
+from app.users.models import User
+
+Owner = Union[User, Organization]
+
+READ_SCOPES = ("entitlement:read", "entitlement:provision")
+PROVISION_SCOPES = ("entitlement:provision",)
+# What an item must repeat, unchanged, for a request to be a retry rather than a new order:
+# the stored column, and the request's field.
+ITEM_FIELDS = (("product_package_id", "product_id"), ("quantity", "quantity"),
+               ("license_valid_from", "license_valid_from"),
+               ("license_valid_until", "license_valid_until"))
+
+
+@dataclass
+class Page:
+    items: list
+    total: int
+    offset: int
+    limit: int
+
+
+def _page(session: Session, query: sa.Select, offset: int, limit: int) -> Page:
+    total = session.scalar(sa.select(sa.func.count()).select_from(
+        query.order_by(None).subquery()))
+    items = session.scalars(query.offset(offset).limit(limit)).all()
+    return Page(list(items), total or 0, offset, limit)
+
+
+def _flush_unique(session: Session, row: Any, error: GatehouseError) -> None:
+    # flush inside a savepoint: a concurrent request that took the name first makes this fail
+    # here (a 409), not at commit (a 500).
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        raise error from None
+
+
+# --- who may reach whose licenses -----------------------------------------------------------
+
+
+class Access:
+    """A client reaches any owner with the entitlement scopes; a user's token reaches only that
+    user's own licenses (`me` or their own id), whatever scopes it carries, and never an
+    organization's directly (members see those through `me`)."""
+
+    def __init__(self, session: Session, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+
+    def user(self, ref: str, *, write: bool = False) -> User:
+        """The user `ref` ("me" or an id) names, if the caller may read (or provision to) them."""
+        principal = self.principal
+        if principal.is_user:
+            if ref != "me" and _uuid(ref) != _uuid(principal.sub):
+                # Refused before any lookup, so the answer says nothing about that user.
+                raise errors.NotYourEntitlement("a user's token reaches only that user's own "
+                                                "licenses")
+            if write:
+                self._require(PROVISION_SCOPES)
+            user_id = _uuid(principal.sub)
+        else:
+            if ref == "me":
+                raise errors.NotYourEntitlement("`me` needs a user's access token; a client "
+                                                "names the user by id")
+            self._require(PROVISION_SCOPES if write else READ_SCOPES)
+            user_id = _uuid(ref)
+        user = self.session.get(User, user_id) if user_id else None
+        if user is None:
+            raise UserNotFound(f"no user with id {ref}")
+        return user
+
+    def organization(self, organization_id: uuid.UUID, *, write: bool = False) -> Organization:
+        if self.principal.is_user:
+            raise errors.NotYourEntitlement("a user sees their organizations' licenses through "
+                                            "/users/me/available-licenses")
+        self._require(PROVISION_SCOPES if write else READ_SCOPES)
+        organization = self.session.get(Organization, organization_id)
+        if organization is None:
+            raise OrganizationNotFound(f"no organization with id {organization_id}")
+        return organization
+
+    def _require(self, scopes: tuple[str, ...]) -> None:
+        if not self.principal.has_any(scopes):
+            error = InsufficientScope(f"this call needs the scope {' or '.join(scopes)}")
+            error.headers["WWW-Authenticate"] = (
+                f'Bearer realm="{REALM}", error="insufficient_scope", scope="{" ".join(scopes)}"')
+            raise error
+
+
+def _uuid(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+# --- the catalog ------------------------------------------------------------------------------
+
+
+class CatalogService:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # licensed items
+
+    def create_licensed_item(self, data: dict) -> LicensedItem:
+        self._name_free(LicensedItem, data["name"], errors.LicensedItemNameTaken)
+        item = LicensedItem(name=data["name"], display_name=data["display_name"],
+                            display_names=data.get("display_names") or {})
+        _flush_unique(self.session, item, errors.LicensedItemNameTaken(
+            f"{data['name']} is already a licensed item"))
+        return item
+
+    def licensed_items(self, *, offset: int, limit: int) -> Page:
+        query = sa.select(LicensedItem).order_by(LicensedItem.name)
+        return _page(self.session, query, offset, limit)
+
+    def licensed_item(self, item_id: uuid.UUID) -> LicensedItem:
+        item = self.session.get(LicensedItem, item_id)
+        if item is None:
+            raise errors.LicensedItemNotFound(f"no licensed item with id {item_id}")
+        return item
+
+    def update_licensed_item(self, item: LicensedItem, changes: dict) -> LicensedItem:
+        if "name" in changes and changes["name"] != item.name:
+            self._name_free(LicensedItem, changes["name"], errors.LicensedItemNameTaken)
+        for name in ("name", "display_name", "display_names"):
+            if name in changes:
+                setattr(item, name, changes[name])
+        _flush_unique(self.session, item, errors.LicensedItemNameTaken(
+            f"{item.name} is already a licensed item"))
+        return item
+
+    # license models
+
+    def create_license_model(self, data: dict) -> LicenseModel:
+        self._name_free(LicenseModel, data["name"], errors.LicenseModelNameTaken)
+        model = LicenseModel(**data)
+        _flush_unique(self.session, model, errors.LicenseModelNameTaken(
+            f"{data['name']} is already a license model"))
+        return model
+
+    def license_models(self, *, offset: int, limit: int) -> Page:
+        query = sa.select(LicenseModel).order_by(LicenseModel.name)
+        return _page(self.session, query, offset, limit)
+
+    # product packages
+
+    def create_product_package(self, data: dict) -> ProductPackage:
+        self._name_free(ProductPackage, data["name"], errors.ProductPackageNameTaken)
+        model = self.session.get(LicenseModel, data["license_model_id"])
+        if model is None:
+            raise errors.UnknownCatalogReference(
+                "no license model with this id",
+                errors={"licenseModelId": [f"No license model {data['license_model_id']}."]})
+        wanted = list(dict.fromkeys(data["licensed_item_ids"]))
+        items = self.session.scalars(
+            sa.select(LicensedItem).where(LicensedItem.id.in_(wanted))).all()
+        missing = set(wanted) - {item.id for item in items}
+        if missing:
+            raise errors.UnknownCatalogReference(
+                "some licensed items do not exist",
+                errors={"licensedItemIds": [f"No licensed item {i}." for i in sorted(map(str, missing))]})
+        package = ProductPackage(name=data["name"], display_name=data.get("display_name"),
+                                 license_model=model,
+                                 licensed_items=sorted(items, key=lambda i: i.name))
+        _flush_unique(self.session, package, errors.ProductPackageNameTaken(
+            f"{data['name']} is already a product package"))
+        return package
+
+    def product_packages(self, *, offset: int, limit: int) -> Page:
+        query = (sa.select(ProductPackage).order_by(ProductPackage.name)
+                 .options(selectinload(ProductPackage.licensed_items),
+                          selectinload(ProductPackage.license_model)))
+        return _page(self.session, query, offset, limit)
+
+    def product_package(self, package_id: uuid.UUID) -> ProductPackage:
+        package = self.session.scalar(
+            sa.select(ProductPackage).where(ProductPackage.id == package_id)
+            .options(selectinload(ProductPackage.licensed_items),
+                     selectinload(ProductPackage.license_model)))
+        if package is None:
+            raise errors.ProductPackageNotFound(f"no product package with id {package_id}")
+        return package
+
+    def _name_free(self, model, name: str, error: type[GatehouseError]) -> None:
+        if self.session.scalar(sa.select(model.id).where(model.name == name)) is not None:
+            raise error(f"{name} is already taken")
+
+
+# --- license transactions -------------------------------------------------------------------
+
+
+def _owner_columns(owner: Owner) -> dict:
+    if isinstance(owner, User):
+        return {"user_id": owner.id}
+    return {"organization_id": owner.id}
+
+
+def _owner_condition(owner: Owner):
+    if isinstance(owner, User):
+        return LicenseTransaction.user_id == owner.id
+    return LicenseTransaction.organization_id == owner.id
+
+
+def _same_item(item: LicenseTransactionItem, data: dict) -> bool:
+    return all(getattr(item, column) == data.get(field) for column, field in ITEM_FIELDS)
+
+
+class EntitlementService:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.events = EventLog(session)
+
+    def provision(self, owner: Owner, data: dict) -> tuple[LicenseTransaction, bool]:
+        """Provision an order; returns the transaction and whether it is new.
+
+        The same `externalId` again is a retry when each item it carries is already in the
+        transaction unchanged: the existing transaction comes back, and nothing is provisioned.
+        """
+        existing = self._find(owner, data["external_id"])
+        if existing is not None:
+            return self._retry_of(existing, data), False
+        now = utcnow()
+        packages = self._packages_for(list(enumerate(data["items"])), now)
+        transaction = LicenseTransaction(entitlement=self._default_entitlement(owner),
+                                         type=data["type"], external_id=data["external_id"],
+                                         items=[], **_owner_columns(owner))
+        try:
+            with self.session.begin_nested():
+                self.session.add(transaction)
+                # flush now: the same order arriving twice at once meets the unique index here;
+                # the later one then answers with the earlier one's transaction.
+                self.session.flush()
+        except IntegrityError:
+            existing = self._find(owner, data["external_id"])
+            if existing is None:
+                raise
+            return self._retry_of(existing, data), False
+        added = self._add_items(transaction, data["items"], packages, now)
+        self._provisioned(transaction, added)
+        return transaction, True
+
+    def add_items(self, transaction: LicenseTransaction, data: dict) -> LicenseTransaction:
+        """Add the items the transaction does not have yet; repeated identical items are no-ops."""
+        if data.get("external_id") not in (None, transaction.external_id):
+            raise errors.TransactionConflict(
+                f"this transaction's externalId is {transaction.external_id}")
+        existing = {item.external_id: item for item in transaction.items}
+        new = []
+        for index, item in enumerate(data["items"]):
+            found = existing.get(item["external_id"])
+            if found is None:
+                new.append((index, item))
+            elif not _same_item(found, item):
+                raise errors.TransactionItemConflict(
+                    f"item {item['external_id']} exists with different content",
+                    errors=_item_error(index, "externalId", "Already in the transaction with "
+                                                            "different content."))
+        if new:
+            now = utcnow()
+            packages = self._packages_for(new, now)
+            added = self._add_items(transaction, [item for _, item in new], packages, now)
+            transaction.updated_at = now
+            self._provisioned(transaction, added)
+        return transaction
+
+    def transactions(self, owner: Owner, *, external_id: str | None, offset: int,
+                     limit: int) -> Page:
+        query = (sa.select(LicenseTransaction).where(_owner_condition(owner))
+                 .order_by(LicenseTransaction.created_at, LicenseTransaction.id)
+                 .options(*_transaction_loads()))
+        if external_id is not None:
+            query = query.where(LicenseTransaction.external_id == external_id)
+        return _page(self.session, query, offset, limit)
+
+    def transaction(self, owner: Owner, transaction_id: uuid.UUID, *,
+                    for_update: bool = False) -> LicenseTransaction:
+        query = (sa.select(LicenseTransaction)
+                 .where(LicenseTransaction.id == transaction_id, _owner_condition(owner))
+                 .options(*_transaction_loads()))
+        if for_update:
+            # Changes to one transaction queue up (PostgreSQL; SQLite's writers already do), so
+            # two PUTs adding the same item cannot both add it.
+            query = query.with_for_update(of=LicenseTransaction)
+        transaction = self.session.scalar(query)
+        if transaction is None:
+            raise errors.TransactionNotFound(f"no license transaction {transaction_id} here")
+        return transaction
+
+    def suspend(self, transaction: LicenseTransaction) -> LicenseTransaction:
+        now = utcnow()
+        changed = [lic for lic in _licenses(transaction) if lic.suspended_at is None]
+        for lic in changed:
+            lic.suspended_at = now
+        if changed:
+            self.events.record("licenses.suspended", transaction.id,
+                               externalId=transaction.external_id,
+                               licenseIds=[str(lic.id) for lic in changed])
+        return transaction
+
+    def resume(self, transaction: LicenseTransaction) -> LicenseTransaction:
+        changed = [lic for lic in _licenses(transaction) if lic.suspended_at is not None]
+        for lic in changed:
+            lic.suspended_at = None
+        if changed:
+            self.events.record("licenses.resumed", transaction.id,
+                               externalId=transaction.external_id,
+                               licenseIds=[str(lic.id) for lic in changed])
+        return transaction
+
+    # --- the parts of provisioning ------------------------------------------------------------
+
+    def _find(self, owner: Owner, external_id: str) -> LicenseTransaction | None:
+        return self.session.scalar(
+            sa.select(LicenseTransaction)
+            .where(_owner_condition(owner), LicenseTransaction.external_id == external_id)
+            .options(*_transaction_loads()))
+
+    def _retry_of(self, existing: LicenseTransaction, data: dict) -> LicenseTransaction:
+        items = {item.external_id: item for item in existing.items}
+        same = existing.type == data["type"] and all(
+            item["external_id"] in items and _same_item(items[item["external_id"]], item)
+            for item in data["items"])
+        if not same:
+            raise errors.TransactionConflict(
+                f"transaction {data['external_id']} exists with different content; "
+                "add items with PUT", transactionId=str(existing.id))
+        return existing
+
+    def _packages_for(self, items: list[tuple[int, dict]],
+                      now: datetime) -> dict[uuid.UUID, ProductPackage]:
+        """The product packages of (index, item) pairs, in one query, after checking each
+        item's validity; the index places a field error on the request's item."""
+        for index, item in items:
+            valid_from = item.get("license_valid_from") or now
+            until = item.get("license_valid_until")
+            if until is not None and until <= valid_from:
+                raise errors.InvalidValidity(
+                    "licenseValidUntil must be after licenseValidFrom (default: now)",
+                    errors=_item_error(index, "licenseValidUntil",
+                                       "Must be after licenseValidFrom (default: now)."))
+        wanted = {item["product_id"] for _, item in items}
+        packages = {p.id: p for p in self.session.scalars(
+            sa.select(ProductPackage).where(ProductPackage.id.in_(wanted))
+            .options(selectinload(ProductPackage.licensed_items)))}
+        for index, item in items:
+            if item["product_id"] not in packages:
+                raise errors.UnknownProduct(
+                    f"no product package {item['product_id']}",
+                    errors=_item_error(index, "productId", "No product package with this id."))
+        return packages
+
+    def _default_entitlement(self, owner: Owner) -> Entitlement:
+        if isinstance(owner, User):
+            condition = Entitlement.user_id == owner.id
+            entitlement = Entitlement(user_id=owner.id, is_default=True,
+                                      name="Personal entitlement")
+        else:
+            condition = sa.and_(Entitlement.organization_id == owner.id, Entitlement.is_default)
+            entitlement = Entitlement(organization_id=owner.id, is_default=True,
+                                      name="Default entitlement")
+        found = self.session.scalar(sa.select(Entitlement).where(condition))
+        if found is not None:
+            return found
+        try:
+            with self.session.begin_nested():
+                self.session.add(entitlement)
+                # flush now: a concurrent first provisioning to the same owner meets the unique
+                # index here, and this one then uses the entitlement that one created.
+                self.session.flush()
+        except IntegrityError:
+            found = self.session.scalar(sa.select(Entitlement).where(condition))
+            if found is None:
+                raise
+            return found
+        return entitlement
+
+    def _add_items(self, transaction: LicenseTransaction, items: list[dict],
+                   packages: dict[uuid.UUID, ProductPackage],
+                   now: datetime) -> list[LicenseTransactionItem]:
+        position = len(transaction.items)
+        added = []
+        for data in items:
+            item = LicenseTransactionItem(
+                position=position, external_id=data["external_id"],
+                product_package_id=data["product_id"], quantity=data["quantity"],
+                license_valid_from=data.get("license_valid_from"),
+                license_valid_until=data.get("license_valid_until"))
+            # One license per licensed item of the package, each with `quantity` seats.
+            item.licenses = [
+                License(entitlement_id=transaction.entitlement_id, licensed_item=licensed_item,
+                        seats_total=data["quantity"],
+                        valid_from=data.get("license_valid_from") or now,
+                        valid_until=data.get("license_valid_until"))
+                # In the order the relationship loads them later.
+                for licensed_item in sorted(packages[data["product_id"]].licensed_items,
+                                            key=lambda licensed: licensed.id)
+            ]
+            transaction.items.append(item)
+            added.append(item)
+            position += 1
+        self.session.flush()
+        return added
+
+    def _provisioned(self, transaction: LicenseTransaction,
+                     items: list[LicenseTransactionItem]) -> None:
+        owner = transaction.owner
+        self.events.record(
+            "license_transaction.provisioned", transaction.id,
+            externalId=transaction.external_id, entitlementId=str(transaction.entitlement_id),
+            ownerType="user" if isinstance(owner, User) else "organization",
+            ownerId=str(owner.id),
+            itemExternalIds=[item.external_id for item in items],
+            licenseIds=[str(lic.id) for item in items for lic in item.licenses])
+
+
+def _transaction_loads():
+    return (selectinload(LicenseTransaction.items).selectinload(LicenseTransactionItem.licenses)
+            .selectinload(License.licensed_item),)
+
+
+def _licenses(transaction: LicenseTransaction) -> Iterable[License]:
+    return (lic for item in transaction.items for lic in item.licenses)
+
+
+def _item_error(index: int, field: str, message: str) -> dict:
+    return {"transaction": {"items": {str(index): {field: [message]}}}}
+
+
+# --- available licenses ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class OwnerRef:
+    id: uuid.UUID
+    name: str
+
+
+@dataclass(slots=True)
+class LicensedItemRef:
+    id: uuid.UUID
+    name: str
+    display_name: str
+
+
+@dataclass(slots=True)
+class AvailableLicense:
+    id: uuid.UUID
+    valid_from: datetime
+    valid_until: datetime | None
+    active: bool
+    entitlement_id: uuid.UUID
+    licensed_item: LicensedItemRef
+    seats_taken: int
+    seats_total: int
+    owner: OwnerRef
+
+
+def pick_display_name(default: str, translations: dict[str, str] | None,
+                      languages: Iterable[str]) -> str:
+    """The translation for the first language that has one (`fi-FI` falls back to `fi`)."""
+    if not translations:
+        return default
+    by_tag = {tag.lower(): text for tag, text in translations.items()}
+    for language in languages:
+        language = language.lower()
+        text = by_tag.get(language) or by_tag.get(language.split("-", 1)[0])
+        if text:
+            return text
+    return default
+
+
+@functools.cache
+def _available_query(owner: str, include_expired: bool) -> sa.Select:
+    """The licenses of a user (their own and their organizations') or of an organization.
+
+    Built once per shape, with bound parameters: building a statement costs more than running
+    this one, and the list is read on every application start.
+    """
+    if owner == "user":
+        member_of = sa.select(Membership.organization_id).where(
+            Membership.user_id == sa.bindparam("owner_id"))
+        condition = sa.or_(Entitlement.user_id == sa.bindparam("owner_id"),
+                           Entitlement.organization_id.in_(member_of))
+    else:
+        condition = Entitlement.organization_id == sa.bindparam("owner_id")
+    query = (sa.select(License.id, License.valid_from, License.valid_until, License.suspended_at,
+                       License.entitlement_id, License.seats_total, License.licensed_item_id,
+                       LicensedItem.name, LicensedItem.display_name,
+                       Entitlement.organization_id, Organization.name)
+             .join(Entitlement, License.entitlement_id == Entitlement.id)
+             .join(LicensedItem, License.licensed_item_id == LicensedItem.id)
+             .outerjoin(Organization, Entitlement.organization_id == Organization.id)
+             .where(condition)
+             .order_by(LicensedItem.name, License.valid_from, License.id))
+    if not include_expired:
+        query = query.where(sa.or_(License.valid_until.is_(None),
+                                   License.valid_until > sa.bindparam("now")))
+    return query
+
+
+_TRANSLATIONS_QUERY = sa.select(LicensedItem.id, LicensedItem.display_names).where(
+    LicensedItem.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+class AvailableLicenses:
+    """What an owner may use: one query for the licenses (and one for the translations of their
+    licensed items' names, when a language is asked for), however many licenses there are."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def for_user(self, user: User, *, languages: Iterable[str] = (),
+                 include_expired: bool = False) -> list[AvailableLicense]:
+        """The user's personal licenses and those of every organization they belong to."""
+        return self._list(_available_query("user", include_expired), user.id,
+                          OwnerRef(user.id, user.name), languages)
+
+    def for_organization(self, organization: Organization, *, languages: Iterable[str] = (),
+                         include_expired: bool = False) -> list[AvailableLicense]:
+        return self._list(_available_query("organization", include_expired), organization.id,
+                          None, languages)
+
+    def _list(self, query: sa.Select, owner_id: uuid.UUID, user_owner: OwnerRef | None,
+              languages: Iterable[str]) -> list[AvailableLicense]:
+        now = utcnow()
+        rows = self.session.execute(query, {"owner_id": owner_id, "now": now}).all()
+        languages = tuple(languages)
+        # Translations only when a language is asked for, once per licensed item.
+        translations = self._translations({row[6] for row in rows}) if languages else {}
+        items: dict[uuid.UUID, LicensedItemRef] = {}
+        owners: dict[uuid.UUID, OwnerRef] = {}
+        result = []
+        for (license_id, valid_from, valid_until, suspended_at, entitlement_id, seats_total,
+             item_id, item_name, display_name, organization_id, organization_name) in rows:
+            item = items.get(item_id)
+            if item is None:
+                item = items[item_id] = LicensedItemRef(item_id, item_name, pick_display_name(
+                    display_name, translations.get(item_id), languages))
+            if organization_id is None:
+                owner = user_owner
+            else:
+                owner = owners.get(organization_id)
+                if owner is None:
+                    owner = owners[organization_id] = OwnerRef(organization_id,
+                                                               organization_name)
+            active = (suspended_at is None and valid_from <= now
+                      and (valid_until is None or now < valid_until))
+            result.append(AvailableLicense(
+                license_id, valid_from, valid_until, active, entitlement_id, item,
+                License.seats_taken, seats_total, owner))
+        return result
+
+    def _translations(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, dict[str, str]]:
+        if not ids:
+            return {}
+        return dict(self.session.execute(_TRANSLATIONS_QUERY, {"ids": list(ids)}).all())
+
+
+# --- demo data --------------------------------------------------------------------------------
+
+DEMO_ITEMS = (
+    {"name": "demo-editor", "display_name": "Demo Editor",
+     "display_names": {"fi": "Demo-editori", "sv": "Demoredigerare"}},
+    {"name": "demo-export", "display_name": "Demo Export",
+     "display_names": {"fi": "Demo-vienti", "sv": "Demoexport"}},
+)
+DEMO_MODEL = {"name": "demo-named-user", "seat_counting": "namedUsers",
+              "max_lease_seconds": 3600, "max_offline_seconds": 7 * 24 * 3600,
+              "cooldown_seconds": 0}
+DEMO_PACKAGE = {"name": "demo-suite", "display_name": "Demo Suite"}
+
+
+def seed_demo_catalog(session: Session) -> dict:
+    """The demo catalog (two licensed items, a license model, a package), created once; returns
+    what to show: the package id is the `productId` a demo order uses."""
+    catalog = CatalogService(session)
+
+    def existing(model, name):
+        return session.scalar(sa.select(model).where(model.name == name))
+
+    items = [existing(LicensedItem, data["name"]) or catalog.create_licensed_item(data)
+             for data in DEMO_ITEMS]
+    model = (existing(LicenseModel, DEMO_MODEL["name"])
+             or catalog.create_license_model(dict(DEMO_MODEL)))
+    package = existing(ProductPackage, DEMO_PACKAGE["name"]) or catalog.create_product_package(
+        {**DEMO_PACKAGE, "license_model_id": model.id,
+         "licensed_item_ids": [item.id for item in items]})
+    return {"productPackageId": str(package.id), "productPackage": package.name}
