@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -18,10 +19,13 @@ from app.oidc.errors import InvalidClient
 from app.oidc.keys import keystore
 from app.oidc.models import API_SCOPES
 from app.oidc.services import ClientService
+from app.security.passwords import hash_password
+from app.users.services import UserService
 
 DEMO_SHOP = "demo-shop"
 DEMO_APP = "demo-app"
 DEMO_APP_REDIRECT = "http://127.0.0.1:8765/callback"
+DEMO_SHOP_REDIRECT = "http://127.0.0.1:8080/callback"
 
 
 clients = click.Group("clients", help="Register OAuth clients.")
@@ -37,10 +41,13 @@ clients = click.Group("clients", help="Register OAuth clients.")
 @click.option("--post-logout-redirect-uri", "post_logout_uris", multiple=True)
 @click.option("--public", is_flag=True, help="No secret (applications, PKCE).")
 @click.option("--first-party", is_flag=True, help="Skip the consent page.")
+@click.option("--registration-template", help="B2B registration template of its register page.")
+@click.option("--allow-template-choice", is_flag=True,
+              help="Let authorization requests pick a template (registrationTemplate=).")
 @click.option("--json", "as_json", is_flag=True, help="Print {clientId, clientSecret} as JSON.")
 @with_appcontext
 def create_client(name, grants, scopes, redirect_uris, post_logout_uris, public, first_party,
-                  as_json):
+                  registration_template, allow_template_choice, as_json):
     """Register a client and print its id and (once) its secret."""
     scope_list = [s for chunk in scopes for s in chunk.split()]
     try:
@@ -50,6 +57,8 @@ def create_client(name, grants, scopes, redirect_uris, post_logout_uris, public,
                 redirect_uris=list(redirect_uris),
                 post_logout_redirect_uris=list(post_logout_uris),
                 public=public, first_party=first_party,
+                registration_template=registration_template,
+                allow_template_choice=allow_template_choice,
             )
     except InvalidClient as exc:
         raise click.UsageError(exc.detail) from None
@@ -93,10 +102,14 @@ def seed_demo() -> dict:
                 session.delete(shop)
                 session.flush()
             created = service.create(
-                client_id=DEMO_SHOP, name="Demo shop", grant_types=["client_credentials"],
-                scopes=list(API_SCOPES),
+                client_id=DEMO_SHOP, name="Demo shop", first_party=True,
+                grant_types=["client_credentials", "authorization_code", "refresh_token"],
+                scopes=[*API_SCOPES, "openid", "profile", "email", "offline_access",
+                        "organization"],
+                redirect_uris=[DEMO_SHOP_REDIRECT], allow_template_choice=True,
             )
-            credentials = {"shop": {"clientId": DEMO_SHOP, "clientSecret": created.secret}}
+            credentials = {"shop": {"clientId": DEMO_SHOP, "clientSecret": created.secret,
+                                    "redirectUri": DEMO_SHOP_REDIRECT}}
         else:
             credentials = json.loads(path.read_text())
         if service.by_client_id(DEMO_APP) is None:
@@ -107,10 +120,27 @@ def seed_demo() -> dict:
                 redirect_uris=[DEMO_APP_REDIRECT],
             )
         credentials["application"] = {"clientId": DEMO_APP, "redirectUri": DEMO_APP_REDIRECT}
+        credentials["users"] = _seed_demo_users(session, credentials.get("users") or {})
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(credentials, handle, indent=2)
     return credentials
+
+
+def _seed_demo_users(session, known: dict) -> dict:
+    """A customer and a back-office staff member, with passwords printed for the first look."""
+    users = UserService(session)
+    for role, email, staff in (("customer", "demo.customer@example.com", False),
+                               ("staff", "demo.staff@example.com", True)):
+        if users.find_by_email(email) is not None and role in known:
+            continue
+        password = secrets.token_urlsafe(12)
+        user = users.find_by_email(email) or users.create(
+            email=email, first_name=role.title(), last_name="Demo", status="active")
+        user.password_hash = hash_password(password)
+        user.status, user.email_verified, user.is_staff = "active", True, staff
+        known[role] = {"email": email, "password": password}
+    return known
 
 
 def _print_credentials(credentials: dict) -> None:
@@ -122,6 +152,9 @@ def _print_credentials(credentials: dict) -> None:
     click.echo("Demo application (public, authorization code + PKCE):")
     click.echo(f"  client id:     {credentials['application']['clientId']}")
     click.echo(f"  redirect URI:  {credentials['application']['redirectUri']}")
+    for role, user in credentials.get("users", {}).items():
+        click.echo(f"Demo {role}: {user['email']} / {user['password']}")
+    click.echo(f"Back office: {issuer}/backoffice   My account: {issuer}/account")
     click.echo("Get a token:")
     click.echo(f"  curl -s -u {shop['clientId']}:{shop['clientSecret']} "
                f"-d grant_type=client_credentials {issuer}/user/oauth20/token")

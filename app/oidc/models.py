@@ -47,6 +47,10 @@ class Client(Base, TimestampMixin):
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     public: Mapped[bool] = mapped_column(default=False)
     first_party: Mapped[bool] = mapped_column(default=False)
+    # The B2B registration template its registration page runs (None: the default one), and
+    # whether an authorization request may pick another with `registrationTemplate=`.
+    registration_template: Mapped[str | None] = mapped_column(sa.String(64))
+    allow_template_choice: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     # --- what Authlib's ClientMixin asks of a client ---------------------------------------
 

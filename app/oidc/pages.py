@@ -22,7 +22,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from marshmallow import ValidationError
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional
 
 from app import tokens
 from app.api import normalize_email
@@ -32,6 +32,9 @@ from app.oidc.models import Client, Consent
 from app.oidc.server import authorization_server
 from app.oidc.services import ClientService
 from app.oidc.sessions import Login, current_login, end_session, start_session
+from app.organizations.errors import UnknownTemplate
+from app.organizations.registrations import APPROVAL_FLOWS, RegistrationService
+from app.organizations.schemas import CompanySchema
 from app.security.lockout import Lockout
 from app.security.passwords import MAX_LENGTH, POLICY
 from app.security.ratelimit import limit_for, limiter
@@ -145,6 +148,9 @@ class LoginForm(FlaskForm):
 def _continue(params: dict[str, str], satisfied: tuple[str, ...]):
     if params.get("client_id"):
         return redirect(_authz_url(params, satisfied), code=303)
+    target = params.get("next", "")
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return redirect(target, code=303)  # back to our own page (my account, back office)
     return render_template("message.html", title="You are signed in",
                            message="You can close this page and return to the application.")
 
@@ -222,6 +228,46 @@ class RegistrationForm(FlaskForm):
                              description=POLICY)
 
 
+COMPANY_LABELS = {
+    "companyName": ("Company name", "organization"),
+    "vatNumber": ("VAT number", None),
+    "customerNumber": ("Customer number, if you have one", None),
+    "street": ("Street address", "street-address"),
+    "postalCode": ("Postal code", "postal-code"),
+    "city": ("City", "address-level2"),
+    "country": ("Country (two-letter code, such as FI)", "country"),
+    "phoneNumber": ("Phone", "tel"),
+}
+
+
+def _attribute(field_name: str) -> str:
+    return "company_" + "".join("_" + c.lower() if c.isupper() else c for c in field_name)
+
+
+def registration_form(template) -> RegistrationForm:
+    """The registration form, with the company fields the B2B template asks for."""
+    extra = {}
+    for name in template.fields:
+        label, autocomplete = COMPANY_LABELS[name]
+        required = [DataRequired()] if name == "companyName" else [Optional()]
+        extra[_attribute(name)] = StringField(
+            label, name=name, validators=[*required, Length(max=200)],
+            render_kw={"autocomplete": autocomplete} if autocomplete else {})
+    return type("TemplateRegistrationForm", (RegistrationForm,), extra)()
+
+
+def _company(form, template) -> dict:
+    """The company fields, checked like the API checks them (country codes, phone numbers)."""
+    data = {name: form[_attribute(name)].data.strip() for name in template.fields
+            if form[_attribute(name)].data and form[_attribute(name)].data.strip()}
+    try:
+        return CompanySchema().dump(CompanySchema().load(data))
+    except ValidationError as invalid:
+        for name, messages in invalid.messages.items():
+            form[_attribute(name)].errors = list(messages)
+        raise
+
+
 def _ui_locale(params: dict[str, str]) -> str | None:
     locales = params.get("ui_locales", "").split()
     return locales[0] if locales else request.accept_languages.best
@@ -231,26 +277,42 @@ def _ui_locale(params: dict[str, str]) -> str | None:
 @limiter.limit(limit_for("registration"), methods=["POST"])
 def register():
     params = _params()
-    form = RegistrationForm()
+    client = ClientService(db.session).by_client_id(params.get("client_id", ""))
+    registrations = RegistrationService(db.session)
+    try:
+        template = registrations.template_for(client, params.get("registrationTemplate"))
+    except UnknownTemplate as unknown:
+        return render_template("message.html", title="Registration is not available",
+                               message=unknown.detail), 400
+    form = registration_form(template)
     if request.method == "GET" and params.get("login_hint"):
         form.email.data = params["login_hint"]
     status = 200
     if form.validate_on_submit():
         try:
             email = normalize_email(form.email.data)
+            company = _company(form, template) if template.fields else {}
             user = UserService(db.session).register(
                 email=email, password=form.password.data,
                 first_name=form.first_name.data.strip(), last_name=form.last_name.data.strip(),
                 locale=_ui_locale(params),
-                verify_email=current_app.config["REGISTRATION_VERIFY_EMAIL"])
+                verify_email=current_app.config["REGISTRATION_VERIFY_EMAIL"],
+                awaiting_approval=template.flow in APPROVAL_FLOWS)
+            if user is not None and template.flow != "consumer":
+                registrations.register_company(user, template, company, source="page",
+                                               client_id=client.client_id if client else None)
         except ValidationError as invalid:
-            form.email.errors = list(invalid.messages)
+            if "email" not in form.errors and not any(
+                    form[_attribute(n)].errors for n in template.fields):
+                form.email.errors = list(invalid.messages)
         except WeakPassword as weak:
             form.password.errors = list(weak.errors["password"])
         else:
             if user is not None and user.status == "active":
                 start_session(user)
                 return _continue(params, ("login", "create"))
+            if user is not None and user.status == "pendingApproval" and user.email_verified:
+                return _awaiting_approval()
             # New or taken, the browser sees the same thing: check your email.
             session["pending"] = {"uid": str(user.id) if user else None, "email": email,
                                   "authz": request.query_string.decode()}
@@ -260,9 +322,18 @@ def register():
     login = current_login()
     return render_template(
         "oidc/register.html", form=form, current=login.user if login else None,
+        company_fields=[form[_attribute(name)] for name in template.fields],
+        template=template,
         login_url=url_for("oidc_pages.login") + "?" + urlencode(
             {k: v for k, v in params.items() if k not in ("flow",)}),
     ), status
+
+
+def _awaiting_approval():
+    return render_template(
+        "message.html", title="Thank you for registering",
+        message="Your registration is waiting for approval. We will email you as soon as you "
+                "can sign in.")
 
 
 # --- email verification ----------------------------------------------------------------------
@@ -278,6 +349,8 @@ def _pending() -> dict | None:
 
 def _finish_verification(user) -> object:
     pending = session.pop("pending", None) or {}
+    if user.status != "active":  # a company registration: verified, now waiting for approval
+        return _awaiting_approval()
     start_session(user)
     params = dict(parse_qsl(pending.get("authz", ""), keep_blank_values=True))
     return _continue(params, ("login", "create"))
@@ -288,7 +361,7 @@ def _pending_user_if_verified():
     if not pending or not pending.get("uid"):
         return None
     user = UserService(db.session).find_by_email(pending["email"])
-    if user is not None and str(user.id) == pending["uid"] and user.status == "active":
+    if user is not None and str(user.id) == pending["uid"] and user.email_verified:
         return user
     return None
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.oidc import errors
 from app.oidc.models import API_SCOPES, GRANT_TYPES, USER_SCOPES, Client
+from app.organizations.models import RegistrationTemplate
 from app.security.hashing import keyed_hash
 
 SECRET_PURPOSE = "client-secret"
@@ -46,6 +47,8 @@ class ClientService:
         public: bool = False,
         first_party: bool = False,
         client_id: str | None = None,
+        registration_template: str | None = None,
+        allow_template_choice: bool = False,
     ) -> NewClient:
         grant_types = list(dict.fromkeys(grant_types))
         scopes = list(dict.fromkeys(scopes or []))
@@ -67,6 +70,9 @@ class ClientService:
             raise errors.InvalidClient(f"unknown scope(s): {', '.join(unknown)}")
         for uri in redirect_uris + post_logout_redirect_uris:
             _check_uri(uri)
+        if registration_template is not None and self.session.get(
+                RegistrationTemplate, registration_template) is None:
+            raise errors.InvalidClient(f"no registration template {registration_template!r}")
         client_id = client_id or secrets.token_urlsafe(18)
         if self.session.scalar(sa.select(Client.id).where(Client.client_id == client_id)):
             raise errors.InvalidClient(f"client id {client_id!r} is taken")
@@ -82,6 +88,8 @@ class ClientService:
             post_logout_redirect_uris=post_logout_redirect_uris,
             public=public,
             first_party=first_party,
+            registration_template=registration_template,
+            allow_template_choice=allow_template_choice,
         )
         self.session.add(client)
         self.session.flush()

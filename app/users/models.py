@@ -28,6 +28,8 @@ class User(Base, TimestampMixin):
     email_verified: Mapped[bool] = mapped_column(default=False)
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     activated_at: Mapped[datetime | None]
+    # Gatehouse's own back-office staff (approve registrations on /backoffice).
+    is_staff: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     # Not stored: the latest activation email's delivery, attached for API responses
     # (UserService.with_delivery).

@@ -90,11 +90,15 @@ class UserService:
         user.activation_email = self.activation_email_state(user)
         return user
 
-    def _flush_unique(self, user: User, email: str) -> None:
-        # flush inside a savepoint: a concurrent request that took the address first makes this
-        # fail here (a 409), not at commit (a 500).
+    def _flush_unique(self, user: User, email: str, changes: dict | None = None) -> None:
+        # Changes are made and flushed inside a savepoint (begin_nested flushes what is pending
+        # first): a concurrent request that took the address first makes this fail here (a
+        # 409), not at commit (a 500).
         try:
             with self.session.begin_nested():
+                for name in EDITABLE:
+                    if changes and name in changes:
+                        setattr(user, name, changes[name])
                 self.session.add(user)
                 self.session.flush()
         except IntegrityError:
@@ -142,10 +146,7 @@ class UserService:
                 raise errors.EmailTaken(f"{changes['email']} is already registered")
             # A new address is unproven until its owner uses a link sent to it.
             user.email_verified = False
-        for name in EDITABLE:
-            if name in changes:
-                setattr(user, name, changes[name])
-        self._flush_unique(user, user.email)
+        self._flush_unique(user, changes.get("email", user.email), changes)
         self.events.record("user.updated", user.id, fields=sorted(changes))
         return user
 
@@ -260,7 +261,8 @@ class UserService:
     # --- self-registration (the OIDC registration page) -------------------------------------
 
     def register(self, *, email: str, password: str, first_name: str, last_name: str,
-                 locale: str | None, verify_email: bool) -> User | None:
+                 locale: str | None, verify_email: bool,
+                 awaiting_approval: bool = False) -> User | None:
         """A new account from the registration page; None when the address is taken.
 
         A taken address gets the same answer on the page as a new one; its owner is mailed
@@ -278,13 +280,16 @@ class UserService:
                          "login_link": current_app.config["ISSUER"] + "/user/login",
                          "reset_link": absolute_url("users_pages.forgot_password")})
             return None
+        # A company registration waiting for approval stays pendingApproval; verifying the
+        # address then proves the mailbox without letting the user in.
+        status = "pendingApproval" if awaiting_approval else "pendingActivation"
         user = self.create(email=email, first_name=first_name, last_name=last_name,
-                           locale=locale, status="pendingActivation")
+                           locale=locale, status=status)
         user.password_hash = hash_password(password)
         if verify_email:
             self.send_verification(user)
-        else:
-            self._activate(user)
+        elif not awaiting_approval:
+            self._activate(user, verified=False)  # the operator turned verification off
         return user
 
     def register_invited(self, *, email: str, password: str, first_name: str, last_name: str,
@@ -340,7 +345,7 @@ class UserService:
             raise errors.VerificationFailed("That code is not right; check the email and "
                                             "try again.")
         verification.used_at = utcnow()
-        self._activate(user)
+        self.confirm_address(user)
         return user
 
     def verify_link(self, token: str) -> User:
@@ -357,12 +362,12 @@ class UserService:
         if verification.used_at is not None:
             raise tokens.LinkUsed()
         verification.used_at = utcnow()
-        self._activate(user)
+        self.confirm_address(user)
         return user
 
-    def _activate(self, user: User) -> None:
+    def _activate(self, user: User, *, verified: bool = True) -> None:
         user.status = "active"
-        user.email_verified = True
+        user.email_verified = user.email_verified or verified
         user.activated_at = utcnow()
         self.events.record("user.activated", user.id, email=user.email)
 

@@ -31,4 +31,7 @@ def security_headers(response):
 
 
 def init_app(app: Flask) -> None:
+    from app.web import pages  # imports the domains, which import this module
+
     app.register_blueprint(bp)
+    app.register_blueprint(pages.bp)
