@@ -1,5 +1,6 @@
 """The outbox worker: claims due messages one at a time, sends them, and records what happened.
-Delivery is at least once, never lost; deliver_pending says how."""
+Delivery is at least once, never lost; deliver_pending says how. `work` also runs other
+channels' passes (webhooks: app.events.delivery) in the same loop."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import random
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Sequence
 
 import sqlalchemy as sa
 from flask import current_app
@@ -143,27 +144,46 @@ def deliver_pending(
     return counts
 
 
+@dataclass(frozen=True)
+class Channel:
+    """One kind of outbox row for `work` to deliver."""
+
+    label: str  # what the command prints before a pass's counts
+    deliver: Callable[[int, threading.Event | None], PassCounts]  # one pass: (batch, stop)
+
+
+def mail_channel(sender: Sender) -> Channel:
+    # Labelled "outbox" as it always was: people and scripts read the command's output.
+    return Channel("outbox", lambda batch, stop: deliver_pending(batch=batch, sender=sender,
+                                                                 stop=stop))
+
+
 def work(
     *,
     stop: threading.Event,
+    channels: Sequence[Channel],
     interval: float = 5.0,
     batch: int = 100,
-    sender: Sender | None = None,
-    on_pass: Callable[[PassCounts], None] | None = None,
+    on_pass: Callable[[Channel, PassCounts], None] | None = None,
 ) -> None:
-    """Deliver passes until `stop` is set, waiting `interval` seconds whenever nothing is left.
+    """Deliver passes of every channel until `stop` is set, waiting `interval` seconds whenever
+    none of them has anything left.
 
-    A failing pass (database unreachable, say) is logged and tried again after the interval.
+    A failing pass (database unreachable, say) is logged and tried again after the interval;
+    one channel failing does not hold up the others.
     """
-    config = current_app.config
-    sender = sender or make_sender(config["MAIL_URL"], config["MAIL_FROM"])
     while not stop.is_set():
-        try:
-            counts = deliver_pending(batch=batch, sender=sender, stop=stop)
-        except Exception:
-            log.exception("outbox pass failed; trying again in %s s", interval)
-            counts = PassCounts()
-        if counts.total and on_pass is not None:
-            on_pass(counts)
-        if counts.total < batch:
+        busy = False
+        for channel in channels:
+            if stop.is_set():
+                break
+            try:
+                counts = channel.deliver(batch, stop)
+            except Exception:
+                log.exception("%s pass failed; trying again in %s s", channel.label, interval)
+                counts = PassCounts()
+            if counts.total and on_pass is not None:
+                on_pass(channel, counts)
+            busy = busy or counts.total >= batch
+        if not busy:
             stop.wait(interval)
