@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.db import Base, db
 
-pytest_plugins = ["tests.smtp_server", "tests.live"]
+pytest_plugins = ["tests.smtp_server", "tests.live", "tests.probe"]
 
 TEST_SECRET_KEY = "test-secret-key-not-for-production"
 
@@ -72,7 +72,7 @@ def app(tmp_path_factory, database_url):
 
 
 # Rows the migrations seed (and the run's signing key) survive between committed tests.
-KEEP_TABLES = {"signing_keys", "roles"}
+KEEP_TABLES = {"signing_keys", "roles", "registration_templates"}
 
 
 def empty_tables() -> None:
@@ -163,7 +163,7 @@ def csrf_from(response) -> str:
     """The CSRF token of the (first) form on a page."""
     import re
 
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+    match = re.search(r'name="(?:[\w-]+-)?csrf_token" type="hidden" value="([^"]+)"',
                       response.get_data(as_text=True))
     assert match, "the page has no CSRF token"
     return match.group(1)

@@ -6,7 +6,7 @@ import pytest
 
 from app.oidc.keys import sign_jwt
 from tests.conftest import bearer
-from tests.test_api_errors import assert_problem, probe, probe_app  # noqa: F401  (fixtures)
+from tests.probe import assert_problem
 
 URL = "/api/probe/things"
 BODY = {"email": "a@example.com"}

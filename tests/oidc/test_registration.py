@@ -3,7 +3,6 @@ by link (opened in any browser), and no enumeration of existing accounts. Mail g
 real SMTP server on loopback."""
 
 import re
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
