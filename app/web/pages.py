@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, Length
 
 from app.api import normalize_email
 from app.db import db
+from app.entitlements.services import AvailableLicenses
 from app.errors import GatehouseError
 from app.oidc.sessions import current_login
 from app.organizations.registrations import RegistrationService
@@ -46,12 +47,10 @@ class ActionForm(FlaskForm):
 
 
 def _licenses(user) -> list:
-    """The licenses the user can use, where the entitlements package is installed."""
-    try:
-        from app.entitlements.services import available_licenses_for_account
-    except ImportError:
-        return []
-    return available_licenses_for_account(db.session, user)
+    """The licenses the user can use: their own and their organizations'."""
+    languages = [user.locale] if user.locale else []
+    languages += [lang for lang, _q in request.accept_languages]
+    return AvailableLicenses(db.session).for_user(user, languages=languages)
 
 
 @bp.route("/account", methods=["GET"])

@@ -1,6 +1,8 @@
 """My account: a supervisor manages the users of their own organization, never another's,
 and grants no role stronger than their own."""
 
+import uuid
+
 import pytest
 import sqlalchemy as sa
 
@@ -127,3 +129,17 @@ def test_non_supervisors_manage_nobody(app, tenants):
     refused = pam.post(f"/account/organizations/{tenants['a']}/employees/{tenants['sue']}"
                        "/deactivate", data={"csrf_token": token})
     assert refused.status_code == 404
+
+
+def test_my_account_lists_my_licenses(app, tenants):
+    from app.entitlements.services import EntitlementService, seed_demo_catalog
+
+    with app.app_context(), db.transaction() as session:
+        catalog = seed_demo_catalog(session)
+        EntitlementService(session).provision(session.get(User, tenants["pam"]), {
+            "type": "Order", "external_id": "order-1",
+            "items": [{"external_id": "1", "product_id": uuid.UUID(catalog["productPackageId"]),
+                       "quantity": 3}]})
+    page = signed_in(app, "pam@alpha.example").get("/account").get_data(as_text=True)
+    assert "No licenses yet" not in page
+    assert "0 / 3" in page and "no end date" in page
