@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator
 
@@ -58,6 +59,23 @@ class Base(DeclarativeBase):
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+@dataclass
+class Page:
+    """One page of a list endpoint: the items, and the total the query matches."""
+
+    items: list
+    total: int
+    offset: int
+    limit: int
+
+
+def paginate(session: Session, query: sa.Select, offset: int, limit: int) -> Page:
+    total = session.scalar(sa.select(sa.func.count()).select_from(
+        query.order_by(None).subquery()))
+    items = session.scalars(query.offset(offset).limit(limit)).all()
+    return Page(list(items), total or 0, offset, limit)
 
 
 def _configure_sqlite(engine: Engine) -> None:

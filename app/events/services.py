@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from flask import g, has_request_context
 from sqlalchemy.orm import Session, joinedload
 
-from app.db import utcnow
+from app.db import Page, paginate, utcnow
 from app.events import errors
 from app.events.models import (
     URL_MAX_LENGTH, DeliveryStatus, Event, WebhookDelivery, WebhookSubscription,
@@ -47,13 +47,6 @@ class FeedPage:
     items: list[Event]
     next_cursor: str
 
-
-@dataclass
-class Page:
-    items: list
-    total: int
-    offset: int
-    limit: int
 
 
 def parse_cursor(cursor: str | None) -> int:
@@ -203,12 +196,8 @@ class WebhookService:
         self.session = session
 
     def search(self, *, offset: int, limit: int) -> Page:
-        total = self.session.scalar(sa.select(sa.func.count()).select_from(WebhookSubscription))
-        items = self.session.scalars(
-            sa.select(WebhookSubscription)
-            .order_by(WebhookSubscription.created_at, WebhookSubscription.id)
-            .offset(offset).limit(limit)).all()
-        return Page(list(items), total or 0, offset, limit)
+        return paginate(self.session, sa.select(WebhookSubscription).order_by(
+            WebhookSubscription.created_at, WebhookSubscription.id), offset, limit)
 
     def get(self, subscription_id: uuid.UUID) -> WebhookSubscription:
         subscription = self.session.get(WebhookSubscription, subscription_id)
@@ -271,12 +260,7 @@ class WebhookService:
         condition = WebhookDelivery.subscription_id == subscription.id
         if status:
             condition = sa.and_(condition, WebhookDelivery.status == DeliveryStatus(status))
-        total = self.session.scalar(sa.select(sa.func.count()).select_from(WebhookDelivery)
-                                    .where(condition))
-        items = self.session.scalars(
-            sa.select(WebhookDelivery).where(condition)
-            .options(joinedload(WebhookDelivery.event))
-            .order_by(WebhookDelivery.event_seq.desc())
-            .offset(offset).limit(limit)).all()
-        return Page(list(items), total or 0, offset, limit)
+        return paginate(self.session, sa.select(WebhookDelivery).where(condition)
+                        .options(joinedload(WebhookDelivery.event))
+                        .order_by(WebhookDelivery.event_seq.desc()), offset, limit)
 

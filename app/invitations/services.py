@@ -4,7 +4,6 @@ outbox, consumed only when the person finishes registering or signing in."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -13,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import tokens
-from app.db import utcnow
+from app.db import Page, paginate, utcnow
 from app.events.services import EventLog
 from app.invitations import errors
 from app.invitations.models import OPEN, Invitation
@@ -28,13 +27,6 @@ TEMPLATE = "invitation"
 LINK_MAX_AGE = 400 * 24 * 3600
 PERSONAL = "personal"
 
-
-@dataclass
-class Page:
-    items: list[Invitation]
-    total: int
-    offset: int
-    limit: int
 
 
 class InvitationService:
@@ -119,12 +111,8 @@ class InvitationService:
                 sa.and_(Invitation.status == OPEN, Invitation.valid_until <= now)))
         elif status:
             condition = sa.and_(condition, Invitation.status == status)
-        total = self.session.scalar(sa.select(sa.func.count()).select_from(Invitation)
-                                    .where(condition))
-        items = self.session.scalars(sa.select(Invitation).where(condition)
-                                     .order_by(Invitation.created_at, Invitation.id)
-                                     .offset(offset).limit(limit)).all()
-        return Page(list(items), total or 0, offset, limit)
+        return paginate(self.session, sa.select(Invitation).where(condition)
+                        .order_by(Invitation.created_at, Invitation.id), offset, limit)
 
     def _require_open(self, invitation: Invitation) -> None:
         if invitation.expired:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
+from app.db import Page, paginate, utcnow
 from app.events.services import EventLog
 from app.mail.services import MailService
 from app.oidc.models import Client
@@ -18,7 +18,7 @@ from app.organizations import errors
 from app.organizations.models import (
     Organization, RegistrationRequest, RegistrationTemplate,
 )
-from app.organizations.services import OrganizationService, Page
+from app.organizations.services import OrganizationService
 from app.users.models import User
 from app.users.services import UserService
 
@@ -117,12 +117,9 @@ class RegistrationService:
 
     def search(self, *, status: str | None, offset: int, limit: int) -> Page:
         condition = RegistrationRequest.status == status if status else sa.true()
-        total = self.session.scalar(sa.select(sa.func.count()).select_from(RegistrationRequest)
-                                    .where(condition))
-        items = self.session.scalars(sa.select(RegistrationRequest).where(condition)
-                                     .order_by(RegistrationRequest.created_at)
-                                     .offset(offset).limit(limit)).all()
-        return Page(list(items), total or 0, offset, limit)
+        return paginate(self.session, sa.select(RegistrationRequest).where(condition)
+                        .order_by(RegistrationRequest.created_at, RegistrationRequest.id),
+                        offset, limit)
 
     def _claim(self, request: RegistrationRequest, status: str, decided_by: str) -> None:
         """Decide once: a conditional update, so two approvers racing cannot both win."""

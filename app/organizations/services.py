@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.db import Page, paginate
 from app.events.services import EventLog
 from app.organizations import errors
 from app.organizations.models import DEFAULT_ROLE, Address, Membership, Organization, Role
@@ -20,13 +19,6 @@ ADDRESS_FIELDS = ("external_id", "name", "street", "street2", "postal_code", "ci
                   "country", "phone_number", "is_invoice", "is_delivery", "is_default_invoice",
                   "is_default_delivery")
 
-
-@dataclass
-class Page:
-    items: list
-    total: int
-    offset: int
-    limit: int
 
 
 class OrganizationService:
@@ -93,12 +85,8 @@ class OrganizationService:
                                sa.func.lower(Organization.vat_number).like(pattern))
         if status:
             condition = sa.and_(condition, Organization.status == status)
-        total = self.session.scalar(sa.select(sa.func.count()).select_from(Organization)
-                                    .where(condition))
-        items = self.session.scalars(sa.select(Organization).where(condition)
-                                     .order_by(Organization.name, Organization.id)
-                                     .offset(offset).limit(limit)).all()
-        return Page(list(items), total or 0, offset, limit)
+        return paginate(self.session, sa.select(Organization).where(condition)
+                        .order_by(Organization.name, Organization.id), offset, limit)
 
     def delete(self, organization: Organization) -> None:
         self.events.record("organization.deleted", organization.id, name=organization.name)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -13,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import tokens
-from app.db import utcnow
+from app.db import Page, paginate, utcnow
 from app.events.services import EventLog
 from app.mail.services import MailService
 from app.oidc.services import ClientService
@@ -33,13 +32,6 @@ ALLOWED_STATUS_CHANGES = {("active", "suspended"), ("suspended", "active")}
 EDITABLE = ("email", "first_name", "last_name", "display_name", "phone_number", "locale",
             "status")
 
-
-@dataclass
-class Page:
-    items: list[User]
-    total: int
-    offset: int
-    limit: int
 
 
 def _like_pattern(text: str) -> str:
@@ -129,12 +121,8 @@ class UserService:
                                sa.func.lower(User.display_name).like(pattern, escape="\\"))
         if status:
             condition = sa.and_(condition, User.status == status)
-        total = self.session.scalar(sa.select(sa.func.count()).select_from(User).where(condition))
-        items = self.session.scalars(
-            sa.select(User).where(condition).order_by(User.created_at, User.id)
-            .offset(offset).limit(limit)
-        ).all()
-        return Page(list(items), total or 0, offset, limit)
+        return paginate(self.session, sa.select(User).where(condition)
+                        .order_by(User.created_at, User.id), offset, limit)
 
     def update(self, user: User, changes: dict) -> User:
         if "status" in changes and changes["status"] != user.status:

@@ -50,7 +50,7 @@ def _licenses(user) -> list:
     """The licenses the user can use: their own and their organizations'."""
     languages = [user.locale] if user.locale else []
     languages += [lang for lang, _q in request.accept_languages]
-    return AvailableLicenses(db.session).for_user(user, languages=languages)
+    return AvailableLicenses(db.session).for_user(user.id, languages=languages)
 
 
 @bp.route("/account", methods=["GET"])
