@@ -73,6 +73,14 @@ class PageArgsSchema(Schema):
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
+class PageSchema(Schema):
+    """A page of a list: subclasses add `items`."""
+
+    total = fields.Integer(metadata={"description": "how many match, over all pages"})
+    offset = fields.Integer()
+    limit = fields.Integer()
+
+
 class Api(flask_smorest.Api):
     ERROR_SCHEMA = ProblemSchema
 

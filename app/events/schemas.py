@@ -2,7 +2,7 @@
 
 from marshmallow import fields, validate
 
-from app.api import PageArgsSchema, Schema
+from app.api import PageArgsSchema, PageSchema, Schema
 from app.events.models import URL_MAX_LENGTH, DeliveryStatus
 
 CURSOR = ("An opaque cursor: pass back a `nextCursor` (or an event's `seq`) exactly as "
@@ -82,11 +82,8 @@ class WebhookUpdateSchema(Schema):
     description = fields.String(allow_none=True, validate=validate.Length(max=500))
 
 
-class WebhookPageSchema(Schema):
+class WebhookPageSchema(PageSchema):
     items = fields.List(fields.Nested(WebhookSchema))
-    total = fields.Integer()
-    offset = fields.Integer()
-    limit = fields.Integer()
 
 
 class DeliverySchema(Schema):
@@ -111,8 +108,5 @@ class DeliveryQueryArgsSchema(PageArgsSchema):
     status = fields.String(validate=validate.OneOf([s.value for s in DeliveryStatus]))
 
 
-class DeliveryPageSchema(Schema):
+class DeliveryPageSchema(PageSchema):
     items = fields.List(fields.Nested(DeliverySchema))
-    total = fields.Integer()
-    offset = fields.Integer()
-    limit = fields.Integer()

@@ -2,7 +2,7 @@
 
 from marshmallow import fields, validate
 
-from app.api import Email, PageArgsSchema, Schema
+from app.api import Email, PageArgsSchema, PageSchema, Schema
 from app.invitations.models import STATUSES
 from app.users.schemas import LOCALE
 
@@ -30,8 +30,5 @@ class InvitationQueryArgsSchema(PageArgsSchema):
     organization_id = fields.UUID()
 
 
-class InvitationPageSchema(Schema):
+class InvitationPageSchema(PageSchema):
     items = fields.List(fields.Nested(InvitationSchema))
-    total = fields.Integer()
-    offset = fields.Integer()
-    limit = fields.Integer()

@@ -2,7 +2,7 @@
 
 from marshmallow import ValidationError, fields, validate
 
-from app.api import Email, PageArgsSchema, Schema
+from app.api import Email, PageArgsSchema, PageSchema, Schema
 from app.organizations.countries import COUNTRY_CODES
 from app.organizations.models import ORGANIZATION_STATUSES, PERMISSIONS
 from app.users.schemas import LOCALE, PHONE, Name
@@ -47,11 +47,8 @@ class OrganizationQueryArgsSchema(PageArgsSchema):
     status = fields.String(validate=validate.OneOf(ORGANIZATION_STATUSES))
 
 
-class OrganizationPageSchema(Schema):
+class OrganizationPageSchema(PageSchema):
     items = fields.List(fields.Nested(OrganizationSchema))
-    total = fields.Integer()
-    offset = fields.Integer()
-    limit = fields.Integer()
 
 
 class AddressSchema(Schema):
@@ -145,11 +142,8 @@ class RegistrationQueryArgsSchema(PageArgsSchema):
     status = fields.String(validate=validate.OneOf(("pending", "approved", "rejected")))
 
 
-class RegistrationPageSchema(Schema):
+class RegistrationPageSchema(PageSchema):
     items = fields.List(fields.Nested(RegistrationSchema))
-    total = fields.Integer()
-    offset = fields.Integer()
-    limit = fields.Integer()
 
 
 class NewOrganizationSchema(OrganizationSchema):

@@ -2,7 +2,7 @@
 
 from marshmallow import fields, validate
 
-from app.api import Email, PageArgsSchema, Schema
+from app.api import Email, PageArgsSchema, PageSchema, Schema
 from app.users.models import STATUSES
 
 LOCALE = validate.Regexp(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
@@ -73,11 +73,8 @@ class UserQueryArgsSchema(PageArgsSchema):
     status = fields.String(validate=validate.OneOf(STATUSES))
 
 
-class UserPageSchema(Schema):
+class UserPageSchema(PageSchema):
     items = fields.List(fields.Nested(UserSchema))
-    total = fields.Integer()
-    offset = fields.Integer()
-    limit = fields.Integer()
 
 
 class ActivationEmailArgsSchema(Schema):
