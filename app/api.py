@@ -112,7 +112,19 @@ class Api(flask_smorest.Api):
 
 
 class Blueprint(flask_smorest.Blueprint):
-    pass
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._prepare_doc_cbks.append(self._prepare_idempotency_doc)
+
+    @staticmethod
+    def _prepare_idempotency_doc(doc, doc_info, **_kwargs):
+        """Views under @idempotent document the Idempotency-Key header next to their other
+        parameters (a manual `doc(parameters=...)` would replace those)."""
+        if doc_info.get("idempotency_key"):
+            from app.idempotency import HEADER_PARAMETER
+
+            doc.setdefault("parameters", []).append(HEADER_PARAMETER)
+        return doc
 
 
 def make_api(app) -> Api:

@@ -15,13 +15,13 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app, request
-from flask_smorest import Blueprint as _SmorestBlueprint
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, db, utcnow
 from app.errors import Conflict, Unprocessable
 from app.oidc.bearer import current_principal
+from app.security.hashing import keyed_hash
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
@@ -47,6 +47,7 @@ class IdempotencyRecord(Base):
     __table_args__ = (sa.UniqueConstraint("client_id", "key"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    # The caller (see _caller): a client id, or a digest of client and user.
     client_id: Mapped[str] = mapped_column(sa.String(64))
     key: Mapped[str] = mapped_column(sa.String(MAX_KEY_LENGTH))
     request_hash: Mapped[str] = mapped_column(sa.String(64))
@@ -100,6 +101,16 @@ class _Replay:
         self.record = record
 
 
+def _caller() -> str:
+    """Whose keys these are: the client, or for a user's token that user through that client
+    (so two users of one public application never see each other's replies). The column holds
+    64 characters: a user's scope is stored as a keyed digest."""
+    principal = current_principal()
+    if not principal.is_user:
+        return principal.client_id
+    return keyed_hash("idempotency-caller", f"{principal.client_id}\n{principal.sub}")
+
+
 def idempotent(view):
     """Honour `Idempotency-Key` on a view; place it right under `require_scopes`."""
 
@@ -111,7 +122,7 @@ def idempotent(view):
         key = key.strip()
         if not key or len(key) > MAX_KEY_LENGTH:
             raise IdempotencyKeyInvalid(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters")
-        claim = _claim(current_principal().client_id, key, _request_hash())
+        claim = _claim(_caller(), key, _request_hash())
         if isinstance(claim, _Replay):
             return _replay(claim.record)
         response = view(*args, **kwargs)
@@ -121,9 +132,14 @@ def idempotent(view):
             claim.location = response.headers.get("Location")
         return response
 
-    return _SmorestBlueprint.doc(parameters=[{
-        "in": "header", "name": HEADER, "required": False, "schema": {"type": "string",
-                                                                      "maxLength": MAX_KEY_LENGTH},
-        "description": "A retry with the same key returns the first response; the same key "
-                       "with a different request is a 422 idempotency_key.reused.",
-    }])(wrapper)
+    # app.api.Blueprint adds the header to the operation's documented parameters.
+    wrapper._apidoc = {**getattr(wrapper, "_apidoc", {}), "idempotency_key": True}
+    return wrapper
+
+
+HEADER_PARAMETER = {
+    "in": "header", "name": HEADER, "required": False,
+    "schema": {"type": "string", "maxLength": MAX_KEY_LENGTH},
+    "description": "A retry with the same key returns the first response; the same key with a "
+                   "different request is a 422 idempotency_key.reused.",
+}
