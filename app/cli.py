@@ -15,6 +15,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from gunicorn.app.base import BaseApplication
 
 from app.db import db
+from app.entitlements.services import seed_demo_catalog
 from app.oidc.errors import InvalidClient
 from app.oidc.keys import keystore
 from app.oidc.models import API_SCOPES
@@ -121,6 +122,7 @@ def seed_demo() -> dict:
             )
         credentials["application"] = {"clientId": DEMO_APP, "redirectUri": DEMO_APP_REDIRECT}
         credentials["users"] = _seed_demo_users(session, credentials.get("users") or {})
+        credentials["catalog"] = seed_demo_catalog(session)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(credentials, handle, indent=2)
@@ -154,6 +156,8 @@ def _print_credentials(credentials: dict) -> None:
     click.echo(f"  redirect URI:  {credentials['application']['redirectUri']}")
     for role, user in credentials.get("users", {}).items():
         click.echo(f"Demo {role}: {user['email']} / {user['password']}")
+    if "catalog" in credentials:
+        click.echo(f"Demo product package (productId): {credentials['catalog']['productPackageId']}")
     click.echo(f"Back office: {issuer}/backoffice   My account: {issuer}/account")
     click.echo("Get a token:")
     click.echo(f"  curl -s -u {shop['clientId']}:{shop['clientSecret']} "

@@ -1,5 +1,5 @@
-"""The rules of entitlement management: the catalog, who may reach whose licenses, provisioning
-license transactions (once per `externalId` and owner), suspending, and the licenses a user may use."""
+"""The rules of entitlement management: the catalog, who may reach whose licenses, license
+transactions (provisioned once per `externalId` and owner), and the licenses an owner may use."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Union
+from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, selectinload
 
-from app.db import utcnow
+from app.db import Page, paginate, utcnow
 from app.entitlements import errors
 from app.entitlements.models import (
     Entitlement, License, LicensedItem, LicenseModel, LicenseTransaction, LicenseTransactionItem,
@@ -28,7 +30,7 @@ from app.organizations.models import Membership, Organization
 from app.users.errors import UserNotFound
 from app.users.models import User
 
-Owner = Union[User, Organization]
+Owner = User | Organization
 
 READ_SCOPES = ("entitlement:read", "entitlement:provision")
 PROVISION_SCOPES = ("entitlement:provision",)
@@ -37,21 +39,6 @@ PROVISION_SCOPES = ("entitlement:provision",)
 ITEM_FIELDS = (("product_package_id", "product_id"), ("quantity", "quantity"),
                ("license_valid_from", "license_valid_from"),
                ("license_valid_until", "license_valid_until"))
-
-
-@dataclass
-class Page:
-    items: list
-    total: int
-    offset: int
-    limit: int
-
-
-def _page(session: Session, query: sa.Select, offset: int, limit: int) -> Page:
-    total = session.scalar(sa.select(sa.func.count()).select_from(
-        query.order_by(None).subquery()))
-    items = session.scalars(query.offset(offset).limit(limit)).all()
-    return Page(list(items), total or 0, offset, limit)
 
 
 def _flush_unique(session: Session, row: Any, error: GatehouseError) -> None:
@@ -77,10 +64,15 @@ class Access:
         self.session = session
         self.principal = principal
 
-    def user(self, ref: str, *, write: bool = False) -> User:
-        """The user `ref` ("me" or an id) names, if the caller may read (or provision to) them."""
+    def user_id(self, ref: str, *, write: bool = False, users_may: bool = True) -> uuid.UUID:
+        """The id of the user `ref` ("me" or an id) names, if the caller may read (or provision
+        to) them; whether that user exists is for the caller to find out. `users_may=False`:
+        for clients only (suspending a user's licenses is not for that user)."""
         principal = self.principal
         if principal.is_user:
+            if not users_may:
+                raise errors.NotYourEntitlement("this is for the vendor's integrations, not for "
+                                                "a user's token")
             if ref != "me" and _uuid(ref) != _uuid(principal.sub):
                 # Refused before any lookup, so the answer says nothing about that user.
                 raise errors.NotYourEntitlement("a user's token reaches only that user's own "
@@ -94,7 +86,13 @@ class Access:
                                                 "names the user by id")
             self._require(PROVISION_SCOPES if write else READ_SCOPES)
             user_id = _uuid(ref)
-        user = self.session.get(User, user_id) if user_id else None
+        if user_id is None:
+            raise UserNotFound(f"no user with id {ref}")
+        return user_id
+
+    def user(self, ref: str, *, write: bool = False, users_may: bool = True) -> User:
+        user_id = self.user_id(ref, write=write, users_may=users_may)
+        user = self.session.get(User, user_id)
         if user is None:
             raise UserNotFound(f"no user with id {ref}")
         return user
@@ -143,7 +141,7 @@ class CatalogService:
 
     def licensed_items(self, *, offset: int, limit: int) -> Page:
         query = sa.select(LicensedItem).order_by(LicensedItem.name)
-        return _page(self.session, query, offset, limit)
+        return paginate(self.session, query, offset, limit)
 
     def licensed_item(self, item_id: uuid.UUID) -> LicensedItem:
         item = self.session.get(LicensedItem, item_id)
@@ -172,7 +170,7 @@ class CatalogService:
 
     def license_models(self, *, offset: int, limit: int) -> Page:
         query = sa.select(LicenseModel).order_by(LicenseModel.name)
-        return _page(self.session, query, offset, limit)
+        return paginate(self.session, query, offset, limit)
 
     # product packages
 
@@ -190,7 +188,8 @@ class CatalogService:
         if missing:
             raise errors.UnknownCatalogReference(
                 "some licensed items do not exist",
-                errors={"licensedItemIds": [f"No licensed item {i}." for i in sorted(map(str, missing))]})
+                errors={"licensedItemIds": [f"No licensed item {item_id}."
+                                            for item_id in sorted(map(str, missing))]})
         package = ProductPackage(name=data["name"], display_name=data.get("display_name"),
                                  license_model=model,
                                  licensed_items=sorted(items, key=lambda i: i.name))
@@ -202,7 +201,7 @@ class CatalogService:
         query = (sa.select(ProductPackage).order_by(ProductPackage.name)
                  .options(selectinload(ProductPackage.licensed_items),
                           selectinload(ProductPackage.license_model)))
-        return _page(self.session, query, offset, limit)
+        return paginate(self.session, query, offset, limit)
 
     def product_package(self, package_id: uuid.UUID) -> ProductPackage:
         package = self.session.scalar(
@@ -302,7 +301,7 @@ class EntitlementService:
                  .options(*_transaction_loads()))
         if external_id is not None:
             query = query.where(LicenseTransaction.external_id == external_id)
-        return _page(self.session, query, offset, limit)
+        return paginate(self.session, query, offset, limit)
 
     def transaction(self, owner: Owner, transaction_id: uuid.UUID, *,
                     for_update: bool = False) -> LicenseTransaction:
@@ -461,26 +460,30 @@ def _item_error(index: int, field: str, message: str) -> dict:
 # --- available licenses ---------------------------------------------------------------------
 
 
+# The read model of available licenses. Ids are text when listed (see uuid_text); UUIDs work
+# as well wherever the schema renders them.
+
+
 @dataclass(slots=True)
 class OwnerRef:
-    id: uuid.UUID
+    id: str | uuid.UUID
     name: str
 
 
 @dataclass(slots=True)
 class LicensedItemRef:
-    id: uuid.UUID
+    id: str | uuid.UUID
     name: str
     display_name: str
 
 
 @dataclass(slots=True)
 class AvailableLicense:
-    id: uuid.UUID
+    id: str | uuid.UUID
     valid_from: datetime
     valid_until: datetime | None
     active: bool
-    entitlement_id: uuid.UUID
+    entitlement_id: str | uuid.UUID
     licensed_item: LicensedItemRef
     seats_taken: int
     seats_total: int
@@ -501,28 +504,60 @@ def pick_display_name(default: str, translations: dict[str, str] | None,
     return default
 
 
+def _entitlements_of(owner: str) -> sa.CompoundSelect | sa.Select:
+    """The ids of a user's entitlements (personal, and their organizations') or of an
+    organization's; each part an index lookup (an OR across them would scan)."""
+    owner_id = sa.bindparam("owner_id")
+    if owner == "user":
+        return sa.union_all(
+            sa.select(Entitlement.id).where(Entitlement.user_id == owner_id),
+            sa.select(Entitlement.id)
+            .join(Membership, Membership.organization_id == Entitlement.organization_id)
+            .where(Membership.user_id == owner_id))
+    return sa.select(Entitlement.id).where(Entitlement.organization_id == owner_id)
+
+
+class uuid_text(sa.sql.functions.FunctionElement):
+    """A UUID column as canonical text, made by the database: rendering a list of licenses then
+    formats no UUID objects in Python."""
+
+    type = sa.String()
+    inherit_cache = True
+
+
+@compiles(uuid_text)
+def _uuid_text(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS VARCHAR)"
+
+
+@compiles(uuid_text, "sqlite")
+def _uuid_text_sqlite(element, compiler, **kw):
+    # SQLite keeps a UUID as 32 hex digits.
+    hex32 = compiler.process(element.clauses, **kw)
+    return " || '-' || ".join(f"substr({hex32}, {start}, {length})" for start, length in
+                              ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12)))
+
+
+# The statements below are built once, with bound parameters: building a statement costs more
+# than running these, and applications read available licenses on every start.
+
+
 @functools.cache
 def _available_query(owner: str, include_expired: bool) -> sa.Select:
-    """The licenses of a user (their own and their organizations') or of an organization.
-
-    Built once per shape, with bound parameters: building a statement costs more than running
-    this one, and the list is read on every application start.
-    """
-    if owner == "user":
-        member_of = sa.select(Membership.organization_id).where(
-            Membership.user_id == sa.bindparam("owner_id"))
-        condition = sa.or_(Entitlement.user_id == sa.bindparam("owner_id"),
-                           Entitlement.organization_id.in_(member_of))
-    else:
-        condition = Entitlement.organization_id == sa.bindparam("owner_id")
-    query = (sa.select(License.id, License.valid_from, License.valid_until, License.suspended_at,
-                       License.entitlement_id, License.seats_total, License.licensed_item_id,
+    """The licenses of a user (their own and their organizations') or of an organization, with
+    what is shown of their licensed item and owner."""
+    query = (sa.select(uuid_text(License.id), License.valid_from, License.valid_until,
+                       License.suspended_at, uuid_text(License.entitlement_id),
+                       License.seats_total, uuid_text(License.licensed_item_id),
                        LicensedItem.name, LicensedItem.display_name,
-                       Entitlement.organization_id, Organization.name)
+                       uuid_text(sa.func.coalesce(Entitlement.user_id,
+                                                  Entitlement.organization_id)),
+                       Organization.name, User.first_name, User.last_name, User.display_name)
              .join(Entitlement, License.entitlement_id == Entitlement.id)
              .join(LicensedItem, License.licensed_item_id == LicensedItem.id)
              .outerjoin(Organization, Entitlement.organization_id == Organization.id)
-             .where(condition)
+             .outerjoin(User, Entitlement.user_id == User.id)
+             .where(License.entitlement_id.in_(_entitlements_of(owner)))
              .order_by(LicensedItem.name, License.valid_from, License.id))
     if not include_expired:
         query = query.where(sa.or_(License.valid_until.is_(None),
@@ -530,62 +565,74 @@ def _available_query(owner: str, include_expired: bool) -> sa.Select:
     return query
 
 
-_TRANSLATIONS_QUERY = sa.select(LicensedItem.id, LicensedItem.display_names).where(
-    LicensedItem.id.in_(sa.bindparam("ids", expanding=True)))
+@functools.cache
+def _translations_query(owner: str) -> sa.Select:
+    """The display-name translations of the licensed items an owner has licenses for."""
+    licensed = sa.select(License.licensed_item_id).where(
+        License.entitlement_id.in_(_entitlements_of(owner)))
+    return sa.select(uuid_text(LicensedItem.id), LicensedItem.display_names).where(
+        LicensedItem.id.in_(licensed))
+
+
+_USER_EXISTS_QUERY = sa.select(User.id).where(User.id == sa.bindparam("user_id"))
 
 
 class AvailableLicenses:
-    """What an owner may use: one query for the licenses (and one for the translations of their
-    licensed items' names, when a language is asked for), however many licenses there are."""
+    """What an owner may use: one query for the licenses with their licensed items and owners
+    (and one for the translations of the items' names, when a language is asked for), however
+    many licenses there are."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def for_user(self, user: User, *, languages: Iterable[str] = (),
+    def for_user(self, user_id: uuid.UUID, *, languages: Iterable[str] = (),
                  include_expired: bool = False) -> list[AvailableLicense]:
         """The user's personal licenses and those of every organization they belong to."""
-        return self._list(_available_query("user", include_expired), user.id,
-                          OwnerRef(user.id, user.name), languages)
+        licenses = self._list("user", include_expired, user_id, languages)
+        # Without licenses, the user may not exist: asked only then, saving a query per call.
+        if not licenses and self.session.execute(
+                _USER_EXISTS_QUERY, {"user_id": user_id}).first() is None:
+            raise UserNotFound(f"no user with id {user_id}")
+        return licenses
 
     def for_organization(self, organization: Organization, *, languages: Iterable[str] = (),
                          include_expired: bool = False) -> list[AvailableLicense]:
-        return self._list(_available_query("organization", include_expired), organization.id,
-                          None, languages)
+        return self._list("organization", include_expired, organization.id, languages)
 
-    def _list(self, query: sa.Select, owner_id: uuid.UUID, user_owner: OwnerRef | None,
+    def _list(self, owner: str, include_expired: bool, owner_id: uuid.UUID,
               languages: Iterable[str]) -> list[AvailableLicense]:
         now = utcnow()
-        rows = self.session.execute(query, {"owner_id": owner_id, "now": now}).all()
+        rows = self.session.execute(_available_query(owner, include_expired),
+                                    {"owner_id": owner_id, "now": now}).all()
         languages = tuple(languages)
         # Translations only when a language is asked for, once per licensed item.
-        translations = self._translations({row[6] for row in rows}) if languages else {}
-        items: dict[uuid.UUID, LicensedItemRef] = {}
-        owners: dict[uuid.UUID, OwnerRef] = {}
+        translations = {}
+        if languages and rows:
+            translations = dict(self.session.execute(_translations_query(owner),
+                                                     {"owner_id": owner_id}).all())
+        # Licensed items and owners repeat: one object for each, so that it is also rendered
+        # once.
+        items: dict[str, LicensedItemRef] = {}
+        owners: dict[str, OwnerRef] = {}
         result = []
         for (license_id, valid_from, valid_until, suspended_at, entitlement_id, seats_total,
-             item_id, item_name, display_name, organization_id, organization_name) in rows:
+             item_id, item_name, display_name, row_owner_id, organization_name, first_name,
+             last_name, user_display) in rows:
             item = items.get(item_id)
             if item is None:
                 item = items[item_id] = LicensedItemRef(item_id, item_name, pick_display_name(
                     display_name, translations.get(item_id), languages))
-            if organization_id is None:
-                owner = user_owner
-            else:
-                owner = owners.get(organization_id)
-                if owner is None:
-                    owner = owners[organization_id] = OwnerRef(organization_id,
-                                                               organization_name)
-            active = (suspended_at is None and valid_from <= now
-                      and (valid_until is None or now < valid_until))
+            owner_ref = owners.get(row_owner_id)
+            if owner_ref is None:
+                # A user's name as User.name gives it, from the row's columns.
+                owner_ref = owners[row_owner_id] = OwnerRef(row_owner_id, organization_name or (
+                    user_display or f"{first_name} {last_name}".strip()))
             result.append(AvailableLicense(
-                license_id, valid_from, valid_until, active, entitlement_id, item,
-                License.seats_taken, seats_total, owner))
+                license_id, valid_from, valid_until,
+                suspended_at is None and valid_from <= now
+                and (valid_until is None or now < valid_until),
+                entitlement_id, item, License.seats_taken, seats_total, owner_ref))
         return result
-
-    def _translations(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, dict[str, str]]:
-        if not ids:
-            return {}
-        return dict(self.session.execute(_TRANSLATIONS_QUERY, {"ids": list(ids)}).all())
 
 
 # --- demo data --------------------------------------------------------------------------------

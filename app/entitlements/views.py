@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 
-from flask import request, url_for
+from flask import Response, request, url_for
 from flask.views import MethodView
 
 from app.api import Blueprint, PageArgsSchema
@@ -15,7 +15,7 @@ from app.entitlements.schemas import (
     LicensedItemSchema, LicensedItemUpdateSchema, LicenseModelPageSchema, LicenseModelSchema,
     LicenseTransactionPageSchema, LicenseTransactionSchema, ProductPackagePageSchema,
     ProductPackageSchema, TransactionQueryArgsSchema, TransactionRequestSchema,
-    TransactionUpdateRequestSchema,
+    TransactionUpdateRequestSchema, available_licenses_json,
 )
 from app.entitlements.services import (
     Access, AvailableLicenses, CatalogService, EntitlementService,
@@ -39,6 +39,7 @@ USER_ID_PARAMETER = {"in": "path", "name": "user_id", "required": True,
                      "schema": {"type": "string"},
                      "description": "A user id, or `me` with the user's own access token."}
 
+
 def catalog() -> CatalogService:
     return CatalogService(db.session)
 
@@ -47,16 +48,22 @@ def entitlements() -> EntitlementService:
     return EntitlementService(db.session)
 
 
-def owner_from_path(*, write: bool = False):
+def owner_from_path(*, write: bool = False, load_user: bool = True, users_may: bool = True):
     """Replace the path's `user_id` or `organization_id` by the owner, after checking that the
-    caller may reach it: refusals come before the body is read, as with `require_scopes`."""
+    caller may reach it: refusals come before the body is read, as with `require_scopes`.
+
+    `load_user=False` passes on the user's id only, for a service that reads the user itself;
+    `users_may=False` refuses users' own tokens (see `Access.user_id`).
+    """
 
     def decorator(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             access = Access(db.session, current_principal())
             if "user_id" in kwargs:
-                owner = access.user(kwargs.pop("user_id"), write=write)
+                ref = kwargs.pop("user_id")
+                owner = (access.user(ref, write=write, users_may=users_may) if load_user
+                         else access.user_id(ref, write=write, users_may=users_may))
             else:
                 owner = access.organization(kwargs.pop("organization_id"), write=write)
             return view(*args, owner=owner, **kwargs)
@@ -246,12 +253,13 @@ class LicenseTransactionsById(MethodView):
            endpoint="OrganizationSuspendLicenses")
 class SuspendLicenses(MethodView):
     @require_scopes()
-    @owner_from_path(write=True)
+    @owner_from_path(write=True, users_may=False)
     @blp.response(200, LicenseTransactionSchema)
     def put(self, owner, transaction_id):
         """Suspend all the transaction's licenses.
 
-        They stay listed, with `active: false`, until resumed.
+        They stay listed, with `active: false`, until resumed. For clients only: a user's own
+        token is refused (403 `forbidden`), whatever its scopes.
         """
         service = entitlements()
         return service.suspend(service.transaction(owner, transaction_id, for_update=True))
@@ -263,10 +271,10 @@ class SuspendLicenses(MethodView):
            endpoint="OrganizationResumeLicenses")
 class ResumeLicenses(MethodView):
     @require_scopes()
-    @owner_from_path(write=True)
+    @owner_from_path(write=True, users_may=False)
     @blp.response(200, LicenseTransactionSchema)
     def put(self, owner, transaction_id):
-        """Resume all the transaction's suspended licenses."""
+        """Resume all the transaction's suspended licenses (clients only, as suspending)."""
         service = entitlements()
         return service.resume(service.transaction(owner, transaction_id, for_update=True))
 
@@ -274,24 +282,48 @@ class ResumeLicenses(MethodView):
 # --- available licenses ---------------------------------------------------------------------
 
 
-@blp.route(USER_PATH + "/available-licenses", endpoint="UserAvailableLicenses",
-           parameters=[USER_ID_PARAMETER])
-@blp.route(ORGANIZATION_PATH + "/available-licenses", endpoint="OrganizationAvailableLicenses")
-class AvailableLicensesView(MethodView):
+LOCALE_HEADER = {"in": "header", "name": "locale", "required": False,
+                 "schema": {"type": "string"},
+                 "description": "Language of display names (e.g. `fi`); else Accept-Language."}
+
+
+def available_options(args) -> dict:
+    return {"languages": preferred_languages(), "include_expired": args["include_expired"]}
+
+
+# The header is documented on the path: a `doc(parameters=…)` on the operation would replace
+# the query parameters that `arguments` documents.
+@blp.route(USER_PATH + "/available-licenses", parameters=[USER_ID_PARAMETER, LOCALE_HEADER])
+class UserAvailableLicenses(MethodView):
+    @require_scopes()
+    @owner_from_path(load_user=False)
+    @blp.arguments(AvailableLicensesArgsSchema, location="query")
+    @blp.response(200, AvailableLicensesSchema)
+    def get(self, args, owner):
+        """The licenses the user may use: their own and their organizations'.
+
+        Each is marked with its owner (the user, or the organization). Display names follow
+        the `locale` header, else `Accept-Language`. Expired licenses only with
+        `includeExpired=true`; suspended and not-yet-valid ones are listed with `active: false`.
+        """
+        licenses = AvailableLicenses(db.session).for_user(owner, **available_options(args))
+        # The shape AvailableLicensesSchema documents, without marshmallow's cost per field.
+        return Response(available_licenses_json(licenses), mimetype="application/json")
+
+
+@blp.route(ORGANIZATION_PATH + "/available-licenses", parameters=[LOCALE_HEADER])
+class OrganizationAvailableLicenses(MethodView):
     @require_scopes()
     @owner_from_path()
     @blp.arguments(AvailableLicensesArgsSchema, location="query")
     @blp.response(200, AvailableLicensesSchema)
     def get(self, args, owner):
-        """The licenses the user (or organization) may use.
+        """The organization's licenses.
 
-        A user's: their own and those of the organizations they belong to, each marked with
-        its owner; an organization's: its own. Display names follow the `locale` header, else
-        `Accept-Language`. Expired licenses only with `includeExpired=true`; suspended and
-        not-yet-valid ones are listed with `active: false`."""
-        available = AvailableLicenses(db.session)
-        options = {"languages": preferred_languages(),
-                   "include_expired": args["include_expired"]}
-        if isinstance(owner, User):
-            return {"items": available.for_user(owner, **options)}
-        return {"items": available.for_organization(owner, **options)}
+        Display names follow the `locale` header, else `Accept-Language`. Expired licenses only
+        with `includeExpired=true`; suspended and not-yet-valid ones are listed with
+        `active: false`.
+        """
+        licenses = AvailableLicenses(db.session).for_organization(
+            owner, **available_options(args))
+        return Response(available_licenses_json(licenses), mimetype="application/json")

@@ -2,6 +2,7 @@
 expiry, suspension and display names by locale."""
 
 import contextlib
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -83,7 +84,8 @@ def test_a_user_cannot_reach_another_users_licenses(app, client, shop, catalog, 
     assert state(app) == (2, 2, 4)
 
 
-def test_a_user_token_provisions_to_me_only_with_the_scope(app, client, catalog, login, ann):
+def test_a_user_token_provisions_to_me_only_with_the_scope(app, client, shop, catalog, login,
+                                                           ann):
     plain = bearer(login("ann@example.com"))
     refused = client.post(f"{API}/users/me/license-transactions", headers=plain,
                           json=order("x", item("a", catalog.suite)))
@@ -98,6 +100,15 @@ def test_a_user_token_provisions_to_me_only_with_the_scope(app, client, catalog,
         f"/users/{ann}/license-transactions/{response.get_json()['id']}")
     assert [t["externalId"] for t in client.get(
         f"{API}/users/me/license-transactions", headers=plain).get_json()["items"]] == ["x"]
+
+    # Suspending and resuming are the vendor's: not even the scoped token resumes its own.
+    transaction = response.get_json()["id"]
+    client.put(f"{API}/users/{ann}/license-transactions/{transaction}/suspend-licenses",
+               headers=shop)
+    resumed = client.put(f"{API}/users/me/license-transactions/{transaction}/resume-licenses",
+                         headers=scoped)
+    assert resumed.status_code == 403 and resumed.get_json()["code"] == "forbidden"
+    assert [lic["active"] for lic in available(client, plain)] == [False, False]
 
 
 def test_expired_licenses_are_hidden_unless_asked_for(app, client, shop, catalog, ann):
@@ -172,3 +183,25 @@ def test_listing_costs_the_same_queries_for_2_or_60_licenses(app, client, shop, 
     with statements(app) as many:
         assert len(available(client, shop, f"users/{ann}")) == 60
     assert len(many) == len(few) > 0
+
+
+def test_the_list_is_rendered_as_its_schema_documents(app, client, shop, catalog, ann):
+    """The list is written out by hand for speed; it must stay what the schema says."""
+    import json
+
+    from app.entitlements.schemas import AvailableLicensesSchema, available_licenses_json
+    from app.entitlements.services import AvailableLicenses
+
+    acme = add_organization(app, 'Acme "Quoted" <Oy> Ääkköset', members=[ann])
+    now = utcnow()
+    provision(client, shop, f"users/{ann}", "o-1", item("a", catalog.suite))
+    provision(client, shop, f"organizations/{acme}", "o-2",
+              item("a", catalog.editor_only, 3, licenseValidFrom=(now - timedelta(days=9))
+                   .isoformat(), licenseValidUntil=(now - timedelta(days=1)).isoformat()))
+    with app.app_context(), db.transaction() as session:
+        licenses = AvailableLicenses(session).for_user(
+            uuid.UUID(ann), languages=["sv-SE"], include_expired=True)
+        assert len(licenses) == 3
+        assert json.loads(available_licenses_json(licenses)) == \
+            AvailableLicensesSchema().dump({"items": licenses})
+        assert json.loads(available_licenses_json([])) == {"items": []}
