@@ -20,7 +20,7 @@ MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 # Domain packages, in dependency order. Each may have models, views (REST, flask-smorest),
 # pages (HTML) and cli modules; the factory wires whatever exists.
 DOMAINS = ("security", "oidc", "mail", "events", "users", "organizations",
-           "invitations", "entitlements")
+           "invitations", "entitlements", "activation_codes")
 
 csrf = CSRFProtect()
 migrate = Migrate()

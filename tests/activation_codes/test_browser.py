@@ -1,0 +1,40 @@
+"""The redeem page's as-you-type check in a real headless browser (Playwright driving Debian's
+Chromium), under the page's Content-Security-Policy: the format is checked in the page, whether
+the code redeems by the server."""
+
+import pytest
+
+from tests.oidc.test_browser import chromium  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.committed
+
+
+def test_the_code_is_checked_as_it_is_typed(live_server, chromium, make_config,  # noqa: F811
+                                            mint):
+    [code] = mint(make_config(), 1)
+    page = chromium.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    page.goto(f"{live_server.url}/redeem")
+    status = page.locator("#code-status")
+
+    page.fill("#code", code[:7])
+    page.dispatch_event("#code", "input")
+    assert status.text_content() == "6 of 25 characters"
+
+    page.fill("#code", "0" + code[1:])
+    page.dispatch_event("#code", "input")
+    assert "never contain zero (0)" in status.text_content()
+
+    typo = code[:-1] + ("A" if code[-1] != "A" else "B")
+    page.fill("#code", typo)
+    page.dispatch_event("#code", "input")
+    assert "typo" in status.text_content()
+
+    page.fill("#code", code.lower().replace("-", " "))
+    page.dispatch_event("#code", "input")
+    page.wait_for_selector("#code-status:has-text('Valid')", timeout=10_000)
+    assert status.text_content() == "\u2713 Valid code for suite."
+    assert errors == []  # nothing blocked by the CSP, no script errors
