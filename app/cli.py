@@ -100,8 +100,7 @@ def seed_demo() -> dict:
         shop = service.by_client_id(DEMO_SHOP)
         if shop is None or not path.exists():
             if shop is not None:  # credentials file lost: a demo client may get a new secret
-                session.delete(shop)
-                session.flush()
+                service.delete(shop)
             created = service.create(
                 client_id=DEMO_SHOP, name="Demo shop", first_party=True,
                 grant_types=["client_credentials", "authorization_code", "refresh_token"],

@@ -86,6 +86,8 @@ def empty_tables() -> None:
 def db_connection(request, app):
     """The connection whose transaction the test runs in (None for `committed` tests)."""
     keys = app.extensions["gatehouse.keys"]
+    # Process caches outlive a test; its rows do not.
+    request.addfinalizer(app.extensions["gatehouse.clients"].forget)
     if request.node.get_closest_marker("committed"):
         yield None
         with app.app_context():

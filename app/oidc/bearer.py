@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -60,8 +63,50 @@ def _kid(token: str) -> str | None:
     return header.get("kid") if isinstance(header, dict) else None
 
 
+class TokenCache:
+    """Tokens that validated lately, per process: checking an RS256 signature costs more than
+    the rest of a simple API call. An entry lives at most CACHE_SECONDS and never past its
+    token's expiry; grant revocation (user tokens) is still checked on every call."""
+
+    CACHE_SECONDS = 30.0
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> Principal | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        if entry[0] <= time.time():
+            with self._lock:
+                self._entries.pop(token, None)
+            return None
+        return entry[1]
+
+    def put(self, token: str, principal: Principal) -> None:
+        until = min(time.time() + self.CACHE_SECONDS, float(principal.claims["exp"]))
+        with self._lock:
+            self._entries[token] = (until, principal)
+            while len(self._entries) > self.SIZE:
+                self._entries.popitem(last=False)
+
+
 def validate_access_token(token: str) -> Principal:
-    """Signature (against the published keys), `typ`, `iss`, `aud`, `exp`; or InvalidToken."""
+    """Signature (against the published keys), `typ`, `iss`, `aud`, `exp`, and for user tokens
+    a grant that is not revoked; or InvalidToken."""
+    cache: TokenCache = current_app.extensions["gatehouse.tokens"]
+    principal = cache.get(token)
+    if principal is None:
+        principal = _validate(token)
+        cache.put(token, principal)
+    if "gid" in principal.claims and not _grant_alive(principal.claims["gid"]):
+        raise InvalidToken("the access token has been revoked")
+    return principal
+
+
+def _validate(token: str) -> Principal:
     config = current_app.config
     keys = keystore().verification_keys(_kid(token))
     try:
@@ -79,8 +124,6 @@ def validate_access_token(token: str) -> Principal:
     except (JoseError, ValueError) as exc:
         raise InvalidToken(f"the access token is not valid ({exc.__class__.__name__})") from None
     claims = decoded.claims
-    if "gid" in claims and not _grant_alive(claims["gid"]):
-        raise InvalidToken("the access token has been revoked")
     return Principal(
         sub=str(claims["sub"]),
         client_id=str(claims["client_id"]),

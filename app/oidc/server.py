@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 
 import sqlalchemy as sa
@@ -76,8 +77,44 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
+CLIENT_CACHE_SECONDS = 30.0
+
+
+class ClientCache:
+    """Registered clients, kept per process for a short while: the token endpoint looks one up
+    on every request, and clients change rarely. A client unknown here is always looked up
+    (new clients work at once); a changed or deleted one is dropped here at once and on other
+    instances within CLIENT_CACHE_SECONDS. Entries are detached rows, only ever read."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, Client]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, client_id: str) -> Client | None:
+        entry = self._entries.get(client_id)
+        if entry is not None and entry[0] > time.monotonic():
+            return entry[1]
+        client = db.session.scalar(sa.select(Client).where(Client.client_id == client_id))
+        if client is not None:
+            db.session.expunge(client)
+            with self._lock:
+                self._entries[client_id] = (time.monotonic() + CLIENT_CACHE_SECONDS, client)
+        return client
+
+    def forget(self, client_id: str | None = None) -> None:
+        with self._lock:
+            if client_id is None:
+                self._entries.clear()
+            else:
+                self._entries.pop(client_id, None)
+
+
+def client_cache() -> ClientCache:
+    return current_app.extensions["gatehouse.clients"]
+
+
 def query_client(client_id: str) -> Client | None:
-    return db.session.scalar(sa.select(Client).where(Client.client_id == client_id))
+    return client_cache().get(client_id)
 
 
 def save_token(token: dict, request) -> None:
@@ -85,6 +122,10 @@ def save_token(token: dict, request) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from app.oidc.bearer import TokenCache
+
+    app.extensions["gatehouse.clients"] = ClientCache()
+    app.extensions["gatehouse.tokens"] = TokenCache()
     server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
     server.register_token_generator("default", JWTAccessTokenGenerator())
     server.register_grant(ClientCredentialsGrant)

@@ -95,6 +95,13 @@ class ClientService:
         self.session.flush()
         return NewClient(client, secret)
 
+    def delete(self, client: Client) -> None:
+        from app.oidc.server import client_cache
+
+        self.session.delete(client)
+        self.session.flush()
+        client_cache().forget(client.client_id)
+
     def by_client_id(self, client_id: str) -> Client | None:
         return self.session.scalar(sa.select(Client).where(Client.client_id == client_id))
 
