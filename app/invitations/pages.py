@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
+from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length
 
 from app import tokens
@@ -19,10 +19,11 @@ from app.invitations.models import Invitation
 from app.invitations.services import InvitationService
 from app.oidc.sessions import current_login, end_session, start_session
 from app.security.lockout import Lockout
-from app.security.passwords import MAX_LENGTH, POLICY
+from app.security.passwords import MAX_LENGTH
 from app.security.ratelimit import limit_for, limiter
 from app.users.errors import WeakPassword
 from app.users.services import UserService
+from app.web.forms import NewAccountForm
 
 bp = Blueprint("invitations_pages", __name__, template_folder="templates")
 
@@ -32,16 +33,6 @@ class SignInForm(FlaskForm):
                              render_kw={"autocomplete": "current-password"})
 
 
-class RegisterForm(FlaskForm):
-    first_name = StringField("First name", name="firstName",
-                             validators=[DataRequired(), Length(max=100)],
-                             render_kw={"autocomplete": "given-name"})
-    last_name = StringField("Last name", name="lastName",
-                            validators=[DataRequired(), Length(max=100)],
-                            render_kw={"autocomplete": "family-name"})
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_LENGTH)],
-                             render_kw={"autocomplete": "new-password", "minlength": 10},
-                             description=POLICY)
 
 
 class ChoiceForm(FlaskForm):
@@ -88,7 +79,7 @@ def answer(token: str):
     login = current_login()
     existing = users.find_by_email(invitation.email)
     action = request.form.get("action") if request.method == "POST" else None
-    sign_in, register, choice = SignInForm(), RegisterForm(), ChoiceForm()
+    sign_in, register, choice = SignInForm(), NewAccountForm(), ChoiceForm()
     status = 200
     message = None
 

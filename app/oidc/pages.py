@@ -36,10 +36,11 @@ from app.organizations.errors import UnknownTemplate
 from app.organizations.registrations import APPROVAL_FLOWS, RegistrationService
 from app.organizations.schemas import CompanySchema
 from app.security.lockout import Lockout
-from app.security.passwords import MAX_LENGTH, POLICY
+from app.security.passwords import MAX_LENGTH
 from app.security.ratelimit import limit_for, limiter
 from app.users.errors import VerificationFailed, WeakPassword
 from app.users.services import UserService
+from app.web.forms import NewAccountForm
 
 bp = Blueprint("oidc_pages", __name__, template_folder="templates")
 
@@ -214,18 +215,9 @@ def _refusal(status: str) -> str:
 
 # --- registration ----------------------------------------------------------------------------
 
-class RegistrationForm(FlaskForm):
+class RegistrationForm(NewAccountForm):
     email = EmailField("Email address", validators=[DataRequired(), Length(max=320)],
                        render_kw={"autocomplete": "email"})
-    first_name = StringField("First name", name="firstName",
-                             validators=[DataRequired(), Length(max=100)],
-                             render_kw={"autocomplete": "given-name"})
-    last_name = StringField("Last name", name="lastName",
-                            validators=[DataRequired(), Length(max=100)],
-                            render_kw={"autocomplete": "family-name"})
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_LENGTH)],
-                             render_kw={"autocomplete": "new-password", "minlength": 10},
-                             description=POLICY)
 
 
 COMPANY_LABELS = {
