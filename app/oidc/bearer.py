@@ -165,15 +165,18 @@ def current_principal() -> Principal:
     return principal
 
 
-def require_scopes(*scopes: str) -> Callable:
-    """Protect a view: a valid access token holding one of `scopes` (or `admin`)."""
+def require_scopes(*scopes: str, or_user: bool = False) -> Callable:
+    """Protect a view: a valid access token holding one of `scopes` (or `admin`).
+
+    `or_user=True` also lets any user's token through: the view must then decide what that
+    user may do (a supervisor and their own organization, say)."""
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             try:
                 principal = validate_access_token(_bearer_token())
-                if scopes and not principal.has_any(scopes):
+                if scopes and not principal.has_any(scopes) and not (or_user and principal.is_user):
                     raise InsufficientScope(f"this call needs the scope {' or '.join(scopes)}")
             except (MissingToken, InvalidToken, InsufficientScope) as error:
                 error.headers["WWW-Authenticate"] = _challenge(error, scopes)

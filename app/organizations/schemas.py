@@ -90,6 +90,14 @@ class MemberSchema(Schema):
     created_at = fields.DateTime(dump_only=True)
 
 
+class EmployeeSchema(Schema):
+    email = Email(required=True)
+    first_name = Name(100, required=True)
+    last_name = Name(100, required=True)
+    role = fields.String(attribute="role_name", required=True,
+                         validate=validate.Length(min=1, max=64))
+
+
 class MemberUpdateSchema(Schema):
     role = fields.String(attribute="role_name", required=True,
                          validate=validate.Length(min=1, max=64))

@@ -239,7 +239,7 @@ class Supervision:
         return [m for m in self.organizations.memberships_of(self.supervisor.id)
                 if "canManageUsers" in m.role.permissions]
 
-    def _own(self, organization_id: uuid.UUID) -> Membership:
+    def own(self, organization_id: uuid.UUID) -> Membership:
         for membership in self.managed():
             if membership.organization_id == organization_id:
                 if membership.organization.status != "active":
@@ -249,7 +249,7 @@ class Supervision:
         raise errors.OrganizationNotFound("no such organization")
 
     def grantable_roles(self, organization_id: uuid.UUID) -> list[Role]:
-        own = self._own(organization_id)
+        own = self.own(organization_id)
         return [role for role in self.organizations.roles() if role.rank <= own.role.rank]
 
     def _check_role(self, own: Membership, role_name: str) -> Role:
@@ -259,12 +259,12 @@ class Supervision:
         return role
 
     def employees(self, organization_id: uuid.UUID) -> list[Membership]:
-        own = self._own(organization_id)
+        own = self.own(organization_id)
         return self.organizations.members(own.organization)
 
     def create_employee(self, organization_id: uuid.UUID, *, email: str, first_name: str,
                         last_name: str, role_name: str) -> User:
-        own = self._own(organization_id)
+        own = self.own(organization_id)
         role = self._check_role(own, role_name)
         user = self.users.create(email=email, first_name=first_name, last_name=last_name)
         self.organizations.add_member(own.organization, user.id, role.name)
@@ -272,7 +272,7 @@ class Supervision:
         return user
 
     def _employee(self, organization_id: uuid.UUID, user_id: uuid.UUID) -> tuple[Membership, User]:
-        own = self._own(organization_id)
+        own = self.own(organization_id)
         if user_id == self.supervisor.id:
             raise errors.MemberNotFound("you cannot change your own account here")
         membership = self.organizations.member(own.organization, user_id)

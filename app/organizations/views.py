@@ -1,21 +1,26 @@
 """Identity Management API: organizations (B2B customers), their addresses and members."""
 
+import uuid
+
 from flask import url_for
 from flask.views import MethodView
 
 from app.api import Blueprint
 from app.db import db
+from app.errors import Forbidden
 from app.idempotency import idempotent
 from app.oidc.bearer import current_principal, require_scopes
 from app.organizations.registrations import RegistrationService
 from app.organizations.schemas import (
-    AddressSchema, AddressUpdateSchema, ApprovalSchema, CompanySchema, MemberSchema,
+    AddressSchema, AddressUpdateSchema, ApprovalSchema, CompanySchema, EmployeeSchema,
+    MemberSchema,
     MemberUpdateSchema, OrganizationPageSchema, OrganizationQueryArgsSchema, OrganizationSchema,
     OrganizationUpdateSchema, OrganizationUpsertSchema, RegistrationPageSchema,
     RegistrationQueryArgsSchema, RegistrationSchema, RegistrationTemplateSchema, RejectionSchema,
     RoleSchema,
 )
-from app.organizations.services import OrganizationService
+from app.organizations.services import OrganizationService, Supervision
+from app.users.services import UserService
 
 blp = Blueprint("organizations", __name__, url_prefix="/api/idp/v1",
                 description="Organizations (B2B customers): the ERP's customer number as "
@@ -130,11 +135,29 @@ class AddressesById(MethodView):
                                                                          address_id))
 
 
+def _supervision(organization_id) -> Supervision | None:
+    """For a user's token: their supervision of this organization (404 for any other one, as
+    if it did not exist). For a client's token (scope checked already): None."""
+    principal = current_principal()
+    if not principal.is_user:
+        return None
+    supervision = Supervision(db.session, UserService(db.session).get(uuid.UUID(principal.sub)))
+    supervision.own(organization_id)
+    return supervision
+
+
+MEMBERS_DOC = ("Clients need `idp:organizations`; a supervisor's own token (role with "
+               "`canManageUsers`) reaches their own organization's members, and only those.")
+
+
 @blp.route("/organizations/<uuid:organization_id>/members")
 class Members(MethodView):
-    @require_scopes(SCOPE)
+    @require_scopes(SCOPE, or_user=True)
     @blp.response(200, MemberSchema(many=True))
+    @blp.doc(description=MEMBERS_DOC)
     def get(self, organization_id):
+        if (supervision := _supervision(organization_id)) is not None:
+            return supervision.employees(organization_id)
         organizations = service()
         return organizations.members(organizations.get(organization_id))
 
@@ -148,12 +171,34 @@ class Members(MethodView):
                                         data.get("role_name"), make_default=data["is_default"])
 
 
+@blp.route("/organizations/<uuid:organization_id>/employees")
+class Employees(MethodView):
+    @require_scopes(or_user=True)
+    @blp.arguments(EmployeeSchema)
+    @blp.response(201, MemberSchema)
+    def post(self, data, organization_id):
+        """A supervisor creates an employee account in their own organization (with a role no
+        stronger than their own); the employee gets an activation email."""
+        supervision = _supervision(organization_id)
+        if supervision is None:
+            raise Forbidden("only a supervisor's own token creates employees; clients use "
+                            "POST /users and POST …/members")
+        user = supervision.create_employee(
+            organization_id, email=data["email"], first_name=data["first_name"],
+            last_name=data["last_name"], role_name=data["role_name"])
+        return service().membership(organization_id, user.id)
+
+
 @blp.route("/organizations/<uuid:organization_id>/members/<uuid:user_id>")
 class MembersById(MethodView):
-    @require_scopes(SCOPE)
+    @require_scopes(SCOPE, or_user=True)
     @blp.arguments(MemberUpdateSchema)
     @blp.response(200, MemberSchema)
+    @blp.doc(description=MEMBERS_DOC)
     def patch(self, data, organization_id, user_id):
+        """Change a member's role."""
+        if (supervision := _supervision(organization_id)) is not None:
+            return supervision.change_role(organization_id, user_id, data["role_name"])
         organizations = service()
         organization = organizations.get(organization_id)
         organizations.member(organization, user_id)
@@ -164,6 +209,26 @@ class MembersById(MethodView):
     def delete(self, organization_id, user_id):
         organizations = service()
         organizations.remove_member(organizations.get(organization_id), user_id)
+
+
+@blp.route("/organizations/<uuid:organization_id>/members/<uuid:user_id>/<any(deactivate, reactivate):action>")
+class MemberActivation(MethodView):
+    @require_scopes(SCOPE, or_user=True)
+    @blp.response(200, MemberSchema)
+    @blp.doc(description=MEMBERS_DOC)
+    def post(self, organization_id, user_id, action):
+        """Suspend (`deactivate`) or re-activate a member's account."""
+        active = action == "reactivate"
+        if (supervision := _supervision(organization_id)) is not None:
+            supervision.set_active(organization_id, user_id, active)
+        else:
+            organizations = service()
+            membership = organizations.member(organizations.get(organization_id), user_id)
+            users = UserService(db.session)
+            status = "active" if active else "suspended"
+            if membership.user.status in ("active", "suspended"):
+                users.update(membership.user, {"status": status})
+        return service().membership(organization_id, user_id)
 
 
 @blp.route("/roles")
