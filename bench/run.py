@@ -50,6 +50,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 REQUEST_SCRIPT = BENCH_DIR / "request.lua"
+VARIED_SCRIPT = BENCH_DIR / "varied.lua"
 DEFAULT_POSTGRES_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
@@ -84,6 +86,25 @@ class Target:
     min_rps: float | None = None          # the issue's targets, reported as met or not
     max_p99_ms: float | None = None
     script: Path = REQUEST_SCRIPT
+    # A different request each time (bench/varied.lua): "{}" in `path` and `body` is replaced by
+    # the next value of `values` (each used once; `pick="random"`: drawn at random, for lookups),
+    # or, without `values`, by a value unique to the run (externalId, orderRef, ...).
+    varied: bool = False
+    values: list[str] | None = None
+    pick: str = "sequential"
+    # Called with the run's length in seconds before every wrk run of this target (warm-up and
+    # measured): to top up stock, say.
+    before_run: Callable[[float], None] | None = None
+    offset: int = 0  # values of `values` used so far (by the check and earlier runs)
+    # Instead of wrk: runner(bench, target, seconds, save_as) -> WrkResult (seconds 0: one
+    # request sequence as the check). Its process must be a child of the harness, so that its
+    # CPU is counted as the load generator's.
+    runner: Callable[..., WrkResult] | None = None
+    extra: dict = field(default_factory=dict)  # whatever a runner needs (credentials, files)
+
+    def __post_init__(self) -> None:
+        if self.varied:
+            self.script = VARIED_SCRIPT
 
 
 @dataclass
@@ -150,6 +171,353 @@ def bearer_get_scenario(bench: Bench) -> list[Target]:
         Target("protected", "/bench/protected", headers={"Authorization": f"Bearer {token}"}),
         Target("bare", "/bench/bare"),
     ]
+
+
+# --- data for the scenarios below: bulk rows straight into the bench database ------------------
+
+JSON = {"Content-Type": "application/json"}
+
+
+def insert_users(bench: Bench, first: int, last: int, status: str = "active") -> None:
+    """Users user<first>@example.com .. user<last>@example.com (one INSERT ... SELECT)."""
+    bench.sql("""
+        INSERT INTO users (id, email, first_name, last_name, display_name, status,
+                           email_verified, is_staff, created_at, updated_at, activated_at)
+        SELECT gen_random_uuid(), 'user' || n || '@example.com', 'First' || n, 'Last' || n,
+               NULL, %(status)s, true, false, now(), now(), now()
+        FROM generate_series(%(first)s::int, %(last)s::int) AS n""",
+              {"first": first, "last": last, "status": status})
+    bench.sql("ANALYZE users")
+
+
+def user_id(bench: Bench, n: int) -> str:
+    return str(bench.sql("SELECT id FROM users WHERE email = %s", (f"user{n}@example.com",))[0][0])
+
+
+def admin_token(bench: Bench, scopes: list[str]) -> str:
+    client_id, secret = bench.create_client(scopes=scopes, name="Bench admin")
+    return bench.access_token(client_id, secret, scope=" ".join(scopes))
+
+
+def create_package(bench: Bench, token: str, items: int = 2) -> str:
+    """A product package with `items` licensed items (named users); its id."""
+    tag = secrets.token_hex(3)
+    item_ids = [bench.api("POST", "/api/entitlement/v1/licensed-items", token,
+                          {"name": f"item-{tag}-{i}", "displayName": f"Item {i}"}, 201)["id"]
+                for i in range(items)]
+    model = bench.api("POST", "/api/entitlement/v1/license-models", token,
+                      {"name": f"model-{tag}", "seatCounting": "namedUsers",
+                       "maxLeaseSeconds": 3600}, 201)["id"]
+    return bench.api("POST", "/api/entitlement/v1/product-packages", token,
+                     {"name": f"package-{tag}", "licenseModelId": model,
+                      "licensedItemIds": item_ids}, 201)["id"]
+
+
+# --- issue 3: users by email --------------------------------------------------------------------
+
+
+def _by_email_targets(bench: Bench, users: int) -> list[Target]:
+    started = time.monotonic()
+    insert_users(bench, 1, users)
+    print(f"bench: {users:,} users inserted in {time.monotonic() - started:.1f}s", flush=True)
+    token = admin_token(bench, [BASIC_SCOPE])
+    import random
+
+    emails = [f"user{random.randint(1, users)}@example.com" for _ in range(20_000)]
+    body = '{"email": "{}"}'
+    return [
+        Target("api", "/api/idp/v1/users/byEmail", method="POST", body=body,
+               headers={**JSON, "Authorization": f"Bearer {token}"}, varied=True,
+               values=emails, pick="random", max_p99_ms=50),
+        Target("baseline", "/bench/by-email-baseline", method="POST", body=body, headers=JSON,
+               varied=True, values=emails, pick="random"),
+    ]
+
+
+def _by_email_ratio(results: dict[str, WrkResult]) -> list[str]:
+    api, baseline = results["api"], results["baseline"]
+    ratio = api.rps / baseline.rps if baseline.rps else 0.0
+    verdict = "meets target" if ratio >= 0.70 else "BELOW TARGET"
+    lines = [(f"api/baseline = {ratio:.1%} of the bare indexed lookup's rate "
+              f"(target >= 70%: {verdict})")]
+    if api.app_cpu_ms_per_req and baseline.app_cpu_ms_per_req:
+        lines.append(f"by worker CPU per request, baseline/api = "
+                     f"{baseline.app_cpu_ms_per_req / api.app_cpu_ms_per_req:.1%}")
+    return lines
+
+
+@scenario("by-email", "POST /api/idp/v1/users/byEmail (bearer, idp:users:read), random existing "
+                      "emails of 10,000 users, against a bare SQLAlchemy indexed lookup of the "
+                      "same table (/bench/by-email-baseline)",
+          wsgi_app="bench.baseline:app", summarize=_by_email_ratio)
+def by_email_scenario(bench: Bench) -> list[Target]:
+    return _by_email_targets(bench, 10_000)
+
+
+@scenario("by-email-1m", "as by-email, with 1,000,000 users",
+          wsgi_app="bench.baseline:app", summarize=_by_email_ratio)
+def by_email_1m_scenario(bench: Bench) -> list[Target]:
+    return _by_email_targets(bench, 1_000_000)
+
+
+# --- issue 4: refresh-token grant and password login --------------------------------------------
+
+CALLBACK = "http://127.0.0.1:9/callback"  # never requested: the code is read off the redirect
+REFRESH_TOKENS = 60_000  # > what a 5 s warm-up and a 20 s run take at ~2,000 req/s
+
+
+@scenario("refresh", "POST /user/oauth20/token, grant_type=refresh_token (scope openid "
+                     "offline_access), a different unused refresh token each request "
+                     f"({REFRESH_TOKENS:,} made at setup, each in a grant of its own)")
+def refresh_scenario(bench: Bench) -> list[Target]:
+    client_id, secret = bench.create_client(
+        scopes=["openid", "offline_access"], name="Bench app",
+        grants=("authorization_code", "refresh_token"), redirect_uris=(CALLBACK,),
+        first_party=True)
+    insert_users(bench, 1, 1)
+    uid = user_id(bench, 1)
+    now = dt.datetime.now(dt.UTC)
+    grants = [(str(uuid.uuid4()), secrets.token_urlsafe(32)) for _ in range(REFRESH_TOKENS)]
+    bench.copy("grants", ["id", "client_id", "user_id", "scope", "auth_time", "created_at"],
+               ((gid, client_id, uid, "openid offline_access", now, now) for gid, _ in grants))
+    bench.copy("refresh_tokens", ["token_hash", "grant_id", "issued_at", "expires_at"],
+               ((bench.keyed_hash("refresh-token", token), gid, now, now + dt.timedelta(days=30))
+                for gid, token in grants))
+    return [Target("refresh", "/user/oauth20/token", method="POST",
+                   body="grant_type=refresh_token&refresh_token={}",
+                   headers={**FORM, "Authorization": basic_auth(client_id, secret)},
+                   varied=True, values=[token for _, token in grants], min_rps=800)]
+
+
+LOGIN_PASSWORD = "Bench-login-password-42"
+ARGON2_CEILING: dict[str, float] = {}  # filled by the login scenario's setup
+
+
+_ARGON2_LOOP = """
+import sys, time
+from argon2 import PasswordHasher, Type
+m, t, p, seconds = (float(v) for v in sys.argv[1:5])
+hasher = PasswordHasher(memory_cost=int(m), time_cost=int(t), parallelism=int(p), type=Type.ID)
+done, deadline = 0, time.monotonic() + seconds
+while time.monotonic() < deadline:
+    hasher.hash("correct horse battery staple")
+    done += 1
+print(done)
+"""
+
+
+def argon2_rate(processes: int, seconds: float, params: tuple[int, int, int]) -> float:
+    """argon2id hashes per second with `processes` separate Python processes hashing in a loop
+    (plain subprocesses: a forked multiprocessing pool once hung here)."""
+    started = time.monotonic()
+    children = [subprocess.Popen([sys.executable, "-c", _ARGON2_LOOP, *map(str, params),
+                                  str(seconds)], stdout=subprocess.PIPE, text=True)
+                for _ in range(processes)]
+    counts = [int(child.communicate(timeout=seconds + 60)[0]) for child in children]
+    return sum(counts) / (time.monotonic() - started)
+
+
+def run_login_load(bench: Bench, target: Target, seconds: float, save_as: str | None
+                   ) -> WrkResult:
+    info = target.extra
+    command = [sys.executable, str(BENCH_DIR / "login_load.py"), "--base-url", bench.base_url,
+               "--client-id", info["client_id"], "--secret", info["secret"],
+               "--redirect-uri", CALLBACK, "--users", info["users_file"],
+               "--password", LOGIN_PASSWORD, "--threads", str(bench.options.connections),
+               "--seconds", f"{seconds:g}"]
+    done = run_captured(command, timeout=seconds + 60)
+    if save_as:
+        (bench.out_dir / save_as).write_text(" ".join(command) + "\n\n" + done.stdout
+                                             + done.stderr)
+    if done.returncode != 0:
+        raise BenchError(f"login_load failed ({done.returncode}): {done.stderr[-1500:]}")
+    if seconds <= 0:
+        return WrkResult(0, 0, 0, 1, 0, 0)
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    if figures["errors"]:
+        print(f"bench: login errors, e.g. {figures['error_samples']}", file=sys.stderr)
+    print(f"bench: login load: {figures['logins_per_s']} logins/s, {figures['http_requests']:,} "
+          f"HTTP requests, the loader's own CPU {figures['loader_cpu_pct']}% of one core",
+          flush=True)
+    return WrkResult(rps=figures["logins_per_s"], p50_ms=figures["p50_ms"],
+                     p99_ms=figures["p99_ms"], requests=figures["logins"],
+                     non_2xx_3xx=figures["errors"], socket_errors=0)
+
+
+def _login_ceiling(results: dict[str, WrkResult]) -> list[str]:
+    login = results["login"]
+    one, two = ARGON2_CEILING.get("1"), ARGON2_CEILING.get("2")
+    if not one or not two:
+        return []
+    share = login.rps / two
+    verdict = "meets target" if share >= 0.80 else "BELOW TARGET"
+    lines = [(f"argon2id (m={ARGON2_CEILING['m']:g} KiB, t={ARGON2_CEILING['t']:g}, "
+              f"p={ARGON2_CEILING['p']:g}): {one:.1f} hashes/s in 1 process, {two:.1f} in 2"),
+             f"logins/s = {share:.1%} of the 2-core hash ceiling (target >= 80%: {verdict})"]
+    if login.app_cpu_ms_per_req:
+        lines.append(f"worker CPU per login {login.app_cpu_ms_per_req:.1f} ms against "
+                     f"{1000 / one:.1f} ms for one hash alone")
+    return lines
+
+
+@scenario("login", "password login end to end (authz -> login form -> POST /user/login with "
+                   "its CSRF token -> code -> token exchange), driven by bench/login_load.py "
+                   "(threads = --connections), against the argon2id hash ceiling",
+          summarize=_login_ceiling)
+def login_scenario(bench: Bench) -> list[Target]:
+    from argon2 import PasswordHasher, Type
+
+    m = int(bench.env.get("GATEHOUSE_ARGON2_MEMORY_KIB", 19456))
+    t = int(bench.env.get("GATEHOUSE_ARGON2_TIME_COST", 2))
+    p = int(bench.env.get("GATEHOUSE_ARGON2_PARALLELISM", 1))
+    ARGON2_CEILING.update(m=m, t=t, p=p, **{"1": argon2_rate(1, 5, (m, t, p)),
+                                            "2": argon2_rate(2, 5, (m, t, p))})
+    print(f"bench: argon2id ceiling {ARGON2_CEILING['1']:.1f} hashes/s (1 process), "
+          f"{ARGON2_CEILING['2']:.1f} (2 processes)", flush=True)
+    client_id, secret = bench.create_client(
+        scopes=["openid"], name="Bench web app", grants=("authorization_code",),
+        redirect_uris=(CALLBACK,), first_party=True)
+    users = 64
+    insert_users(bench, 1, users)
+    password_hash = PasswordHasher(memory_cost=m, time_cost=t, parallelism=p,
+                                   type=Type.ID).hash(LOGIN_PASSWORD)
+    bench.sql("UPDATE users SET password_hash = %s", (password_hash,))
+    users_file = bench.tmp / "login-users.txt"
+    users_file.write_text("".join(f"user{n}@example.com\n" for n in range(1, users + 1)))
+    return [Target("login", "/user/login", runner=run_login_load,
+                   extra={"client_id": client_id, "secret": secret,
+                          "users_file": str(users_file)})]
+
+
+# --- issue 6: provisioning and available licenses -----------------------------------------------
+
+
+@scenario("provision", "POST /api/entitlement/v1/users/{id}/license-transactions, a unique "
+                       "externalId each, one item of a package with two licensed items; then "
+                       "GET .../available-licenses of a user holding 100 licenses")
+def provision_scenario(bench: Bench) -> list[Target]:
+    token = admin_token(bench, ["admin", "entitlement:provision", "entitlement:read"])
+    package = create_package(bench, token, items=2)
+    insert_users(bench, 1, 2)
+    buyer, holder = user_id(bench, 1), user_id(bench, 2)
+    for n in range(50):  # 50 orders x 2 licensed items = 100 licenses
+        bench.api("POST", f"/api/entitlement/v1/users/{holder}/license-transactions", token,
+                  {"transaction": {"externalId": f"setup-{n}", "items": [
+                      {"externalId": "1", "productId": package, "quantity": 1}]}}, 201)
+    held = bench.api("GET", f"/api/entitlement/v1/users/{holder}/available-licenses", token)
+    print(f"bench: the holder's available-licenses answer: {len(json.dumps(held)):,} bytes, "
+          f"{json.dumps(held).count('licensedItem'):,} licenses", flush=True)
+    auth = {**JSON, "Authorization": f"Bearer {token}"}
+    body = ('{"transaction": {"externalId": "{}", "items": [{"externalId": "1", '
+            f'"productId": "{package}", "quantity": 1}}]}}}}')
+    return [
+        Target("transactions", f"/api/entitlement/v1/users/{buyer}/license-transactions",
+               method="POST", body=body, headers=auth, expect_status=201, varied=True,
+               min_rps=300),
+        Target("available-licenses", f"/api/entitlement/v1/users/{holder}/available-licenses",
+               headers={"Authorization": f"Bearer {token}"}, min_rps=600),
+    ]
+
+
+# --- issue 7: activation codes: allocation and redemption ---------------------------------------
+
+
+def _code_config(bench: Bench, token: str) -> str:
+    package = create_package(bench, token, items=2)
+    return bench.api("POST", f"{CODES_API}/activation-code-configs", token,
+                     {"productPackageId": package}, 201)["id"]
+
+
+def stock_codes(bench: Bench, config_id: str, count: int) -> None:
+    """`count` valid codes into stock in a new batch (minted as BatchService.create does)."""
+    bench.derived_key("activation-codes")  # puts the project on sys.path
+    from app.activation_codes import format as codes
+    from app.activation_codes.services import HASH_PURPOSE, MASTER_KEY_PURPOSE
+
+    number = bench.sql("SELECT coalesce(max(number), 0) + 1 FROM activation_code_batches")[0][0]
+    now = dt.datetime.now(dt.UTC)
+    bench.sql("INSERT INTO activation_code_batches (number, config_id, offline, created_at) "
+              "VALUES (%s, %s, false, %s)", (number, config_id, now))
+    key = codes.derive_batch_key(bench.derived_key(MASTER_KEY_PURPOSE), number)
+    serials: set[int] = set()
+    while len(serials) < count:
+        serials.add(secrets.randbits(codes.SERIAL_BITS))
+    bench.copy("activation_codes",
+               ["batch_number", "config_id", "serial", "code_hash", "state", "created_at"],
+               ((number, config_id, serial,
+                 bench.keyed_hash(HASH_PURPOSE, codes.mint(key, number, serial)), "available",
+                 now) for serial in serials))
+
+
+CODES_API = "/api/entitlement/v1"
+
+
+def _allocate_targets(bench: Bench, stock: int) -> list[Target]:
+    token = admin_token(bench, ["admin", "activation-codes:manage",
+                                "activation-codes:allocate"])
+    config_id = _code_config(bench, token)
+    started = time.monotonic()
+    stock_codes(bench, config_id, stock)
+    print(f"bench: {stock:,} codes into stock in {time.monotonic() - started:.1f}s", flush=True)
+
+    last: dict[str, float] = {}
+
+    def top_up(seconds: float) -> None:
+        # Stock must outlast the run: before each run, add what the run may take (1.5 x the
+        # rate the previous run drew at; 1,000/s before the first), so that the stock stays
+        # at `stock` or above throughout.
+        available = bench.sql("SELECT count(*) FROM activation_codes WHERE config_id = %s "
+                              "AND state = 'available'", (config_id,))[0][0]
+        rate = 1000.0
+        if last:
+            rate = max(200.0, 1.5 * (last["available"] - available) / last["seconds"])
+        missing = stock + int(seconds * rate) - available
+        if missing > 0:
+            stock_codes(bench, config_id, missing)
+        last.update(available=max(available, stock + int(seconds * rate)), seconds=seconds)
+        print(f"bench: {last['available']:,.0f} codes in stock before this "
+              f"{seconds:g}s run", flush=True)
+
+    return [Target("allocate", f"{CODES_API}/activation-code-configs/{config_id}/allocations",
+                   method="POST", body='{"orderRef": "{}", "quantity": 1}',
+                   headers={**JSON, "Authorization": f"Bearer {token}"}, expect_status=201,
+                   varied=True, before_run=top_up, min_rps=800)]
+
+
+@scenario("allocate", "POST .../activation-code-configs/{id}/allocations, one code for a new "
+                      "orderRef each request, 10,000 codes in stock (topped up before each run "
+                      "by what the run can take)")
+def allocate_scenario(bench: Bench) -> list[Target]:
+    return _allocate_targets(bench, 10_000)
+
+
+@scenario("allocate-1m", "as allocate, with 1,000,000 codes in stock")
+def allocate_1m_scenario(bench: Bench) -> list[Target]:
+    return _allocate_targets(bench, 1_000_000)
+
+
+REDEEM_CODES = 30_000  # > what a 5 s warm-up and a 20 s run take at ~1,000 req/s
+
+
+@scenario("redeem", "POST /api/entitlement/v1/users/{id}/activation-codes/redeem by a "
+                    "client with activation-codes:redeem, a different code each request, all "
+                    f"for the same user ({REDEEM_CODES:,} codes minted through the API)")
+def redeem_scenario(bench: Bench) -> list[Target]:
+    token = admin_token(bench, ["admin", "activation-codes:manage", "activation-codes:redeem"])
+    config_id = _code_config(bench, token)
+    started = time.monotonic()
+    minted: list[str] = []
+    while len(minted) < REDEEM_CODES:
+        minted += bench.api("POST", f"{CODES_API}/activation-code-configs/{config_id}/batches",
+                            token, {"count": min(10_000, REDEEM_CODES - len(minted))},
+                            201)["codes"]
+    print(f"bench: {len(minted):,} codes minted through the API in "
+          f"{time.monotonic() - started:.1f}s", flush=True)
+    insert_users(bench, 1, 1)
+    uid = user_id(bench, 1)
+    return [Target("redeem", f"{CODES_API}/users/{uid}/activation-codes/redeem", method="POST",
+                   body='{"code": "{}"}', headers={**JSON, "Authorization": f"Bearer {token}"},
+                   varied=True, values=minted, min_rps=300)]
 
 
 # --- wrk ----------------------------------------------------------------------------------------
@@ -455,10 +823,16 @@ class Bench:
         return done.stdout
 
     def create_client(self, scopes: list[str], name: str = "Bench client",
-                      grants: tuple[str, ...] = ("client_credentials",)) -> tuple[str, str]:
+                      grants: tuple[str, ...] = ("client_credentials",),
+                      redirect_uris: tuple[str, ...] = (), first_party: bool = False
+                      ) -> tuple[str, str]:
         args = ["clients", "create", "--name", name, "--scope", " ".join(scopes), "--json"]
         for grant in grants:
             args += ["--grant", grant]
+        for uri in redirect_uris:
+            args += ["--redirect-uri", uri]
+        if first_party:
+            args.append("--first-party")
         created = json.loads(self.flask(*args).strip().splitlines()[-1])
         return created["clientId"], created["clientSecret"]
 
@@ -481,31 +855,110 @@ class Bench:
             raise BenchError(f"could not get an access token: {status} {text[:300]}")
         return json.loads(text)["access_token"]
 
+    # direct database access, for bulk data (INSERT ... SELECT FROM generate_series, COPY)
+
+    def db(self):
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url).set(drivername="postgresql")
+        return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+
+    def sql(self, statement: str, params=None) -> list[tuple]:
+        with self.db() as conn:
+            cursor = conn.execute(statement, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def copy(self, table: str, columns: list[str], rows) -> None:
+        with self.db() as conn, conn.cursor() as cursor:
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(f"ANALYZE {table}")
+
+    def keyed_hash(self, purpose: str, value: str) -> str:
+        """app.security.hashing.keyed_hash under the server's secret key."""
+        import hashlib
+        import hmac
+
+        return hmac.new(self.derived_key(purpose), value.encode(), hashlib.sha256).hexdigest()
+
+    def derived_key(self, purpose: str) -> bytes:
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))
+        from app.security.hashing import derive_key
+
+        return derive_key(self.env["GATEHOUSE_SECRET_KEY"], purpose)
+
+    def api(self, method: str, path: str, token: str, payload=None, expect: int = 200):
+        """A JSON API call for setup; its decoded answer."""
+        status, text = self.request(method, path, json.dumps(payload) if payload is not None
+                                    else "", {"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {token}"}, timeout=300)
+        if status != expect:
+            raise BenchError(f"setup: {method} {path} answered {status}: {text[:400]}")
+        return json.loads(text) if text else None
+
     # load
 
     def check(self, target: Target) -> None:
-        status, text = self.request(target.method, target.path, target.body, target.headers)
+        if target.runner is not None:
+            target.runner(self, target, 0, None)
+            return
+        path, body = target.path, target.body
+        if target.varied:
+            if target.values:
+                value = target.values[target.offset % len(target.values)]
+                if target.pick == "sequential":
+                    target.offset += 1
+            else:
+                value = "check-" + secrets.token_hex(4)
+            path, body = path.replace("{}", value, 1), body.replace("{}", value, 1)
+        status, text = self.request(target.method, path, body, target.headers)
         if status != target.expect_status:
             raise BenchError(f"{target.method} {target.path} answered {status}, expected "
                              f"{target.expect_status}: {text[:300]}")
 
     def wrk(self, target: Target, seconds: float, save_as: str | None) -> WrkResult:
         options = self.options
+        if target.before_run is not None:
+            target.before_run(seconds)
+        if target.runner is not None:
+            return target.runner(self, target, seconds, save_as)
+        url = self.base_url + (target.path if "{}" not in target.path else "/")
         command = [
             options.wrk, "--threads", str(options.wrk_threads),
             "--connections", str(options.connections),
             "--duration", f"{seconds:g}s", "--timeout", "5s", "--latency",
-            "--script", str(target.script), self.base_url + target.path,
+            "--script", str(target.script), url,
         ]
         env = dict(os.environ, BENCH_METHOD=target.method, BENCH_BODY=target.body,
                    BENCH_HEADERS="\n".join(f"{k}: {v}" for k, v in target.headers.items()))
+        if target.varied:
+            env.update(BENCH_PATH=target.path, BENCH_PICK=target.pick,
+                       BENCH_PREFIX=f"b{secrets.token_hex(4)}-",
+                       BENCH_OFFSET=str(target.offset),
+                       BENCH_WRK_THREADS=str(options.wrk_threads))
+            if target.values:
+                values_file = self.tmp / f"values-{id(target)}.txt"
+                if not values_file.exists():
+                    values_file.write_text("\n".join(target.values) + "\n")
+                env["BENCH_LIST"] = str(values_file)
         done = run_captured(command, env=env, timeout=seconds + 60)
         if save_as:
             (self.out_dir / save_as).write_text(" ".join(command) + "\n\n" + done.stdout
                                                 + done.stderr)
         if done.returncode != 0:
             raise BenchError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
-        return parse_wrk(done.stdout)
+        result = parse_wrk(done.stdout)
+        if target.varied and target.values and target.pick == "sequential":
+            # wrk counts completed requests; up to one per connection was sent but not counted,
+            # and threads may use their shares unevenly: skip generously.
+            target.offset += (result.requests * options.wrk_threads + 2 * options.connections)
+            if target.offset > len(target.values):
+                print(f"bench: {target.label}: its {len(target.values)} values ran out (used "
+                      f"{target.offset}); reused ones answer with errors", file=sys.stderr)
+        return result
 
     def database_backends(self) -> list[int]:
         """PostgreSQL's server processes for the bench database (local server only)."""
