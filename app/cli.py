@@ -147,7 +147,7 @@ def _seed_demo_users(session, known: dict) -> dict:
 def _print_credentials(credentials: dict) -> None:
     issuer = current_app.config["ISSUER"]
     shop = credentials["shop"]
-    click.echo("Demo shop (confidential, client_credentials, all API scopes):")
+    click.echo("Demo shop (confidential: client credentials with every API scope, and OIDC login):")
     click.echo(f"  client id:     {shop['clientId']}")
     click.echo(f"  client secret: {shop['clientSecret']}")
     click.echo("Demo application (public, authorization code + PKCE):")
