@@ -204,9 +204,8 @@ def _deliver_one(http: requests.Session, max_attempts: int,
     while a receiver takes its time.
     """
     with db.transaction() as session:
-        # The first statement of the transaction, so that SQLite begins it IMMEDIATE (app.db's
-        # begin event); other engines ignore the option.
-        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        # db.transaction() begins SQLite transactions IMMEDIATE, so two workers never claim
+        # the same row there; PostgreSQL's claim query skips locked rows.
         claimed = _claim(session, clock(), max_attempts)
     if not isinstance(claimed, Attempt):
         return claimed

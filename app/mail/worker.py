@@ -80,9 +80,8 @@ def _deliver_one(sender: Sender, max_attempts: int,
                  clock: Callable[[], datetime]) -> str | None:
     """Claim, send and record one message; None when nothing is due."""
     with db.transaction() as session:
-        # The first statement of the transaction, so that SQLite begins it IMMEDIATE (app.db's
-        # begin event); other engines ignore the option.
-        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        # db.transaction() begins SQLite transactions IMMEDIATE, so two workers never claim
+        # the same row there; PostgreSQL's claim query skips locked rows.
         now = clock()
         message = session.scalars(_claim(now)).first()
         if message is None:
