@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -79,6 +80,22 @@ def paginate(session: Session, query: sa.Select, offset: int, limit: int) -> Pag
         query.order_by(None).subquery()))
     items = session.scalars(query.offset(offset).limit(limit)).all()
     return Page(list(items), total or 0, offset, limit)
+
+
+def flush_unique(session: Session, row: object, error: Exception,
+                 changes: dict | None = None) -> None:
+    """Add `row`, apply `changes` to it and flush, all inside a savepoint: a unique constraint
+    that refuses it (also when a concurrent request got there first) raises `error` here, a 4xx,
+    instead of a 500 at commit. Changes go inside because begin_nested() flushes what is already
+    pending before the savepoint starts."""
+    try:
+        with session.begin_nested():
+            for name, value in (changes or {}).items():
+                setattr(row, name, value)
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        raise error from None
 
 
 def _configure_sqlite(engine: Engine) -> None:

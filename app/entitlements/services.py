@@ -8,14 +8,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from collections.abc import Iterable
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, selectinload
 
-from app.db import Page, paginate, utcnow
+from app.db import Page, flush_unique, paginate, utcnow
 from app.entitlements import errors
 from app.entitlements.models import (
     Entitlement, License, LicensedItem, LicenseModel, LicenseTransaction, LicenseTransactionItem,
@@ -39,17 +38,6 @@ PROVISION_SCOPES = ("entitlement:provision",)
 ITEM_FIELDS = (("product_package_id", "product_id"), ("quantity", "quantity"),
                ("license_valid_from", "license_valid_from"),
                ("license_valid_until", "license_valid_until"))
-
-
-def _flush_unique(session: Session, row: Any, error: GatehouseError) -> None:
-    # flush inside a savepoint: a concurrent request that took the name first makes this fail
-    # here (a 409), not at commit (a 500).
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        raise error from None
 
 
 # --- who may reach whose licenses -----------------------------------------------------------
@@ -135,7 +123,7 @@ class CatalogService:
         self._name_free(LicensedItem, data["name"], errors.LicensedItemNameTaken)
         item = LicensedItem(name=data["name"], display_name=data["display_name"],
                             display_names=data.get("display_names") or {})
-        _flush_unique(self.session, item, errors.LicensedItemNameTaken(
+        flush_unique(self.session, item, errors.LicensedItemNameTaken(
             f"{data['name']} is already a licensed item"))
         return item
 
@@ -152,11 +140,9 @@ class CatalogService:
     def update_licensed_item(self, item: LicensedItem, changes: dict) -> LicensedItem:
         if "name" in changes and changes["name"] != item.name:
             self._name_free(LicensedItem, changes["name"], errors.LicensedItemNameTaken)
-        for name in ("name", "display_name", "display_names"):
-            if name in changes:
-                setattr(item, name, changes[name])
-        _flush_unique(self.session, item, errors.LicensedItemNameTaken(
-            f"{item.name} is already a licensed item"))
+        fields = {k: v for k, v in changes.items() if k in ("name", "display_name", "display_names")}
+        flush_unique(self.session, item, errors.LicensedItemNameTaken(
+            f"{fields.get('name', item.name)} is already a licensed item"), fields)
         return item
 
     # license models
@@ -164,7 +150,7 @@ class CatalogService:
     def create_license_model(self, data: dict) -> LicenseModel:
         self._name_free(LicenseModel, data["name"], errors.LicenseModelNameTaken)
         model = LicenseModel(**data)
-        _flush_unique(self.session, model, errors.LicenseModelNameTaken(
+        flush_unique(self.session, model, errors.LicenseModelNameTaken(
             f"{data['name']} is already a license model"))
         return model
 
@@ -193,7 +179,7 @@ class CatalogService:
         package = ProductPackage(name=data["name"], display_name=data.get("display_name"),
                                  license_model=model,
                                  licensed_items=sorted(items, key=lambda i: i.name))
-        _flush_unique(self.session, package, errors.ProductPackageNameTaken(
+        flush_unique(self.session, package, errors.ProductPackageNameTaken(
             f"{data['name']} is already a product package"))
         return package
 

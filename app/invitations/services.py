@@ -8,11 +8,10 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import tokens
-from app.db import Page, paginate, utcnow
+from app.db import Page, flush_unique, paginate, utcnow
 from app.events.services import EventLog
 from app.invitations import errors
 from app.invitations.models import OPEN, Invitation
@@ -62,16 +61,9 @@ class InvitationService:
             email=data["email"], organization_id=organization_id, role_name=role_name,
             scope_key=scope_key, client_id=client_id, redirect_uri=data.get("redirect_uri"),
             valid_until=valid_until, locale=data.get("locale"), message=data.get("message"))
-        try:
-            # savepoint + flush: the partial unique index refuses a second open invitation,
-            # also when two requests race.
-            with self.session.begin_nested():
-                self.session.add(invitation)
-                self.session.flush()
-        except IntegrityError:
-            raise errors.InvitationExists(
-                f"{data['email']} already has an open invitation here; revoke it first"
-            ) from None
+        # the partial unique index refuses a second open invitation, also when two requests race
+        flush_unique(self.session, invitation, errors.InvitationExists(
+            f"{data['email']} already has an open invitation here; revoke it first"))
         self.events.record("invitation.created", invitation.id, email=invitation.email,
                            organization_id=str(organization_id) if organization_id else None)
         self._send(invitation)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.db import Page, paginate
+from app.db import Page, flush_unique, paginate
 from app.events.services import EventLog
 from app.organizations import errors
 from app.organizations.models import DEFAULT_ROLE, Address, Membership, Organization, Role
@@ -36,19 +35,10 @@ class OrganizationService:
         return organization
 
     def _flush_unique(self, organization: Organization, changes: dict | None = None) -> None:
-        # Changes are made inside the savepoint (begin_nested flushes what is pending first):
-        # a taken externalId is then a 409 here, also when two requests race.
-        try:
-            with self.session.begin_nested():
-                for name in ORGANIZATION_FIELDS:
-                    if changes and name in changes:
-                        setattr(organization, name, changes[name])
-                self.session.add(organization)
-                self.session.flush()
-        except IntegrityError:
-            raise errors.ExternalIdTaken(
-                f"externalId {organization.external_id!r} belongs to another organization"
-            ) from None
+        flush_unique(self.session, organization, errors.ExternalIdTaken(
+            f"externalId {(changes or {}).get('external_id', organization.external_id)!r} "
+            "belongs to another organization"),
+            {k: v for k, v in (changes or {}).items() if k in ORGANIZATION_FIELDS})
 
     def update(self, organization: Organization, changes: dict) -> Organization:
         self._flush_unique(organization, changes)

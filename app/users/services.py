@@ -8,11 +8,10 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import tokens
-from app.db import Page, paginate, utcnow
+from app.db import Page, flush_unique, paginate, utcnow
 from app.events.services import EventLog
 from app.mail.services import MailService
 from app.oidc.services import ClientService
@@ -83,18 +82,9 @@ class UserService:
         return user
 
     def _flush_unique(self, user: User, email: str, changes: dict | None = None) -> None:
-        # Changes are made and flushed inside a savepoint (begin_nested flushes what is pending
-        # first): a concurrent request that took the address first makes this fail here (a
-        # 409), not at commit (a 500).
-        try:
-            with self.session.begin_nested():
-                for name in EDITABLE:
-                    if changes and name in changes:
-                        setattr(user, name, changes[name])
-                self.session.add(user)
-                self.session.flush()
-        except IntegrityError:
-            raise errors.EmailTaken(f"{email} is already registered") from None
+        editable = {k: v for k, v in (changes or {}).items() if k in EDITABLE}
+        flush_unique(self.session, user, errors.EmailTaken(f"{email} is already registered"),
+                     editable)
 
     def get(self, user_id: uuid.UUID) -> User:
         user = self.session.get(User, user_id)
