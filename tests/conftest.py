@@ -190,3 +190,25 @@ def outbox(app):
             return list(session.scalars(query))
 
     return read
+
+
+def race(app, count: int, request) -> list:
+    """Run `request(client, index)` in `count` threads released together (a barrier), each with
+    its own test client; returns the results in index order. For `committed` tests."""
+    import threading
+
+    barrier = threading.Barrier(count)
+    results = [None] * count
+
+    def run(index):
+        client = app.test_client()
+        barrier.wait()
+        results[index] = request(client, index)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+

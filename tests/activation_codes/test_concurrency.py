@@ -11,27 +11,10 @@ from app.activation_codes.models import ActivationCode, Allocation
 from app.db import db
 from app.entitlements.models import LicenseTransaction
 from tests.activation_codes.conftest import API, events
+from tests.conftest import race
 from tests.entitlements.conftest import add_user, count
 
 pytestmark = pytest.mark.committed
-
-
-def race(app, count, request):
-    """Run `request(client, index)` in `count` threads released together; the results."""
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def run(index):
-        client = app.test_client()
-        barrier.wait()
-        results[index] = request(client, index)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def test_fifty_redeem_one_code_at_once(app, redeemer, make_config, mint, allocate):

@@ -1,33 +1,13 @@
 """Races between requests, with real commits (PostgreSQL in CI; SQLite serializes them)."""
 
-import threading
-
 import pytest
 import sqlalchemy as sa
 
 from app.db import db
 from app.users.models import User
-from tests.conftest import basic_auth, bearer
+from tests.conftest import basic_auth, bearer, race
 
 pytestmark = pytest.mark.committed
-
-
-def race(app, count, request):
-    """Run `request(client)` in `count` threads released together; returns the responses."""
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def run(index):
-        client = app.test_client()
-        barrier.wait()
-        results[index] = request(client)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 @pytest.fixture
@@ -45,7 +25,7 @@ def count_users(app):
 
 def test_two_creates_with_the_same_email(app, token):
     body = {"email": "race@example.com", "firstName": "R", "lastName": "Ace"}
-    responses = race(app, 2, lambda c: c.post("/api/idp/v1/users", json=body, headers=token))
+    responses = race(app, 2, lambda c, _i: c.post("/api/idp/v1/users", json=body, headers=token))
     assert sorted(r.status_code for r in responses) == [201, 409]
     conflict = next(r for r in responses if r.status_code == 409)
     assert conflict.get_json()["code"] == "user.email_taken"
@@ -55,7 +35,7 @@ def test_two_creates_with_the_same_email(app, token):
 def test_parallel_retries_with_one_idempotency_key(app, token):
     body = {"email": "retry@example.com", "firstName": "R", "lastName": "Etry"}
     headers = {**token, "Idempotency-Key": "checkout-77"}
-    responses = race(app, 4, lambda c: c.post("/api/idp/v1/users?sendActivationEmail=true",
+    responses = race(app, 4, lambda c, _i: c.post("/api/idp/v1/users?sendActivationEmail=true",
                                               json=body, headers=headers))
     created = [r for r in responses if r.status_code == 201]
     # Every retry either replays the first response or is told to retry in a moment.
