@@ -127,7 +127,12 @@ def create_db_engine(url: str) -> Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False})
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # No pool_pre_ping: it costs a round trip on every request. A connection the server dropped
+    # fails its first statement instead; SQLAlchemy then marks the error `connection_invalidated`
+    # and replaces every pooled connection older than it, and that one request is answered 503
+    # with Retry-After (app.errors). pool_recycle retires connections before idle timeouts
+    # (proxies, firewalls) drop them.
+    return sa.create_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -11,6 +11,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, current_app, render_template, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -188,6 +189,16 @@ def handle_domain_error(error: GatehouseError):
 
 
 def handle_unexpected(error: Exception):
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        # The database dropped a pooled connection (restart, failover); the pool has been
+        # refreshed, so the client's retry will find a new one. Nothing was committed.
+        log.warning("database connection lost on %s %s", request.method, request.path)
+        headers = {"Retry-After": "1"}
+        if _wants_html():
+            page, status = _html(503, "Service unavailable", "Please try again in a moment.")
+            return page, status, headers
+        return problem(503, "database_unavailable", "Service Unavailable",
+                       "The database connection was lost; retry the request.", headers=headers)
     log.exception("unhandled error on %s %s", request.method, request.path)
     if _wants_html():
         return _html(500, "Something went wrong", "Please try again in a moment.")

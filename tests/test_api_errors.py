@@ -1,5 +1,8 @@
 """Every API error is problem+json with a stable code; nothing a client sends yields a 500."""
 
+import pytest
+import sqlalchemy as sa
+
 from tests.conftest import bearer
 from tests.probe import assert_problem
 
@@ -65,3 +68,29 @@ def test_browsers_get_an_html_error_page(client):
     assert response.status_code == 404
     assert response.mimetype == "text/html"
     assert "<h1>Not Found</h1>" in response.get_data(as_text=True)
+
+
+@pytest.mark.committed
+def test_lost_database_connection_is_a_503_and_the_next_request_works(app, client, api_token):
+    """Pooled connections are not pinged before use (a round trip per request): when the
+    database drops them (restart, failover), one request gets a 503 to retry, and the pool is
+    refreshed so the retry succeeds."""
+    if app.extensions["gatehouse.db"].engine.dialect.name != "postgresql":
+        pytest.skip("needs a server that can drop connections (PostgreSQL)")
+    token = api_token("idp:users:read")
+    lookup = {"email": "nobody@example.com"}
+    headers = bearer(token)
+    assert client.post("/api/idp/v1/users/byEmail", json=lookup,
+                       headers=headers).status_code == 404
+    outsider = sa.create_engine(app.config["DATABASE_URL"], poolclass=sa.pool.NullPool)
+    with outsider.connect() as admin:  # not from the app's pool: it would kill itself
+        dropped = admin.scalar(sa.text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    assert dropped >= 1
+
+    response = client.post("/api/idp/v1/users/byEmail", json=lookup, headers=headers)
+    assert_problem(response, 503, "database_unavailable")
+    assert response.headers["Retry-After"] == "1"
+    assert client.post("/api/idp/v1/users/byEmail", json=lookup,
+                       headers=headers).status_code == 404
