@@ -88,6 +88,7 @@ def db_connection(request, app):
     keys = app.extensions["gatehouse.keys"]
     # Process caches outlive a test; its rows do not.
     request.addfinalizer(app.extensions["gatehouse.clients"].forget)
+    request.addfinalizer(lambda: app.extensions.pop("gatehouse.webhooks", None))
     if request.node.get_closest_marker("committed"):
         yield None
         with app.app_context():

@@ -65,10 +65,6 @@ class WebhookSubscription(Base, TimestampMixin):
     # that one response.
     secret = None
 
-    def wants(self, event_type: str) -> bool:
-        return not self.event_types or any(type_matches(pattern, event_type)
-                                           for pattern in self.event_types)
-
 
 class WebhookDelivery(Base):
     """One event on its way to one subscription: the webhook channel of the outbox."""
@@ -106,6 +102,11 @@ class WebhookDelivery(Base):
     def due_at(self) -> datetime | None:
         """When the next attempt may start; None once delivered or failed."""
         return self.next_attempt_at if self.status == DeliveryStatus.PENDING else None
+
+
+def wants(event_types: list[str], event_type: str) -> bool:
+    """Whether a subscription to `event_types` (none: everything) gets an event of this type."""
+    return not event_types or any(type_matches(pattern, event_type) for pattern in event_types)
 
 
 def type_matches(pattern: str, event_type: str) -> bool:

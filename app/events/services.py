@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,13 +25,13 @@ from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import g, has_request_context
+from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy.orm import Session, joinedload
 
 from app.db import Page, paginate, utcnow
 from app.events import errors
 from app.events.models import (
-    URL_MAX_LENGTH, DeliveryStatus, Event, WebhookDelivery, WebhookSubscription,
+    URL_MAX_LENGTH, DeliveryStatus, Event, WebhookDelivery, WebhookSubscription, wants,
 )
 from app.events.signing import new_secret, seal
 
@@ -40,6 +42,8 @@ TYPE_PATTERN = re.compile(r"^(\*|[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*(\.\*)?)$")
 MAX_TYPE_LENGTH = 64
 MAX_EVENT_TYPES = 50
 EDITABLE = ("url", "event_types", "active", "description")
+# How long a process matches events against its snapshot of the active subscriptions.
+SUBSCRIPTION_CACHE_SECONDS = 5.0
 
 
 @dataclass
@@ -125,6 +129,45 @@ def check_url(url: str) -> str:
     return url
 
 
+class SubscriptionCache:
+    """The active webhook subscriptions (id and event types), kept per process for a few
+    seconds: every event recorded is matched against them, and they change rarely, so recording
+    an event that nobody subscribes to costs no query. A change made through this process
+    applies at once; one made on another instance within SUBSCRIPTION_CACHE_SECONDS (a new
+    subscription receives the events recorded from then on; the feed has all of them). A stale
+    entry never yields a delivery: the subscriptions an event matches are confirmed in the
+    database, still there and active, before deliveries are written."""
+
+    def __init__(self) -> None:
+        self._snapshot: tuple[float, list[tuple[uuid.UUID, list[str]]]] | None = None
+        self._lock = threading.Lock()
+
+    def active(self, session: Session) -> list[tuple[uuid.UUID, list[str]]]:
+        snapshot = self._snapshot
+        if snapshot is not None and snapshot[0] > time.monotonic():
+            return snapshot[1]
+        # No autoflush: callers flush where their rules need it (a savepoint around a unique
+        # insert, say), and this lookup must not move that flush here.
+        with session.no_autoflush:
+            rows = session.execute(
+                sa.select(WebhookSubscription.id, WebhookSubscription.event_types)
+                .where(WebhookSubscription.active.is_(True))).all()
+        active = [(row.id, list(row.event_types or ())) for row in rows]
+        with self._lock:
+            self._snapshot = (time.monotonic() + SUBSCRIPTION_CACHE_SECONDS, active)
+        return active
+
+    def forget(self) -> None:
+        with self._lock:
+            self._snapshot = None
+
+
+def subscription_cache() -> SubscriptionCache:
+    if not has_app_context():
+        return SubscriptionCache()  # nothing to share it with
+    return current_app.extensions.setdefault("gatehouse.webhooks", SubscriptionCache())
+
+
 class EventLog:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -147,16 +190,19 @@ class EventLog:
         return event
 
     def _fan_out(self, event: Event) -> None:
-        # No autoflush: callers flush where their rules need it (a savepoint around a unique
-        # insert, say), and looking up subscriptions must not move that flush here.
-        with self.session.no_autoflush:
-            subscriptions = self.session.scalars(
-                sa.select(WebhookSubscription).where(WebhookSubscription.active.is_(True))).all()
+        wanted = [subscription_id for subscription_id, types
+                  in subscription_cache().active(self.session) if wants(types, event.type)]
+        if not wanted:
+            return
+        with self.session.no_autoflush:  # see SubscriptionCache.active
+            confirmed = self.session.scalars(
+                sa.select(WebhookSubscription.id)
+                .where(WebhookSubscription.id.in_(wanted), WebhookSubscription.active.is_(True))
+                .order_by(WebhookSubscription.id)).all()
         first_attempt = event.occurred_at + SETTLE_WINDOW
-        for subscription in subscriptions:
-            if subscription.wants(event.type):
-                self.session.add(WebhookDelivery(subscription_id=subscription.id, event=event,
-                                                 next_attempt_at=first_attempt))
+        for subscription_id in confirmed:
+            self.session.add(WebhookDelivery(subscription_id=subscription_id, event=event,
+                                             next_attempt_at=first_attempt))
 
 
 class EventFeed:
@@ -219,6 +265,7 @@ class WebhookService:
         self.session.add(subscription)
         # Flushed so that the response carries the stored timestamps.
         self.session.flush()
+        subscription_cache().forget()
         return subscription
 
     def update(self, subscription: WebhookSubscription, data: dict) -> WebhookSubscription:
@@ -233,12 +280,14 @@ class WebhookService:
             setattr(subscription, key, value)
         # Flushed so that the response carries the new updatedAt.
         self.session.flush()
+        subscription_cache().forget()
         return subscription
 
     def delete(self, subscription: WebhookSubscription) -> None:
         """Delete the subscription and its deliveries: pending ones are not sent."""
         self.session.delete(subscription)
         self.session.flush()
+        subscription_cache().forget()
 
     def rotate_secret(self, subscription: WebhookSubscription) -> WebhookSubscription:
         """A new secret signs from now on (attached for this one response); the old one stops

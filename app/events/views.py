@@ -55,7 +55,11 @@ class Webhooks(MethodView):
     @blp.arguments(WebhookSchema)
     @blp.response(201, WebhookWithSecretSchema)
     def post(self, data):
-        """Subscribe a URL to events. The response carries the signing `secret`, once."""
+        """Subscribe a URL to events. The response carries the signing `secret`, once.
+
+        Events recorded from now on are delivered (on other instances of the service, from at
+        most 5 seconds from now: each keeps its list of subscriptions that long).
+        """
         subscription = webhooks().create(data, client_id=current_principal().client_id)
         return subscription, {"Location": url_for("events.WebhooksById",
                                                   webhook_id=subscription.id)}

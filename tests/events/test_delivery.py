@@ -19,7 +19,7 @@ from app.db import db, utcnow
 from app.events import delivery
 from app.events.models import WebhookDelivery
 from app.events.services import SETTLE_WINDOW, EventLog, WebhookService
-from app.events.signing import verify
+from app.events.signing import new_secret, seal, verify
 from app.mail.worker import retry_delay
 from tests.conftest import bearer
 from tests.events.conftest import RECEIVER, WEBHOOKS, settled
@@ -218,6 +218,52 @@ def test_inactive_subscriptions_get_nothing(client, manager, subscribe, record, 
     record("user.created")
     assert stored(paused["id"]) == []
     assert deliver().total == 0 and len(receiver.calls) == 0
+
+
+def _change_elsewhere(app, statement):
+    """A change another instance made: straight to the database, not through this process."""
+    with app.app_context(), db.transaction() as session:
+        session.execute(statement)
+
+
+def test_subscriptions_changed_on_another_instance_apply_within_the_cache_window(
+        app, subscribe, record, stored, monkeypatch):
+    from app.events import services
+    from app.events.models import WebhookSubscription
+
+    first = subscribe()
+    record("user.created")  # this process now holds a snapshot with `first` in it
+    other = subscribe()     # made through this process: applies at once
+    record("user.created")
+    assert [len(stored(s["id"])) for s in (first, other)] == [2, 1]
+
+    # Paused and deleted elsewhere: the snapshot still lists them, but no delivery is written
+    # for a subscription that is no longer there and active (and nothing fails).
+    _change_elsewhere(app, sa.update(WebhookSubscription)
+                      .where(WebhookSubscription.id == uuid.UUID(first["id"])).values(active=False))
+    _change_elsewhere(app, sa.delete(WebhookSubscription)
+                      .where(WebhookSubscription.id == uuid.UUID(other["id"])))
+    record("user.created")
+    assert len(stored(first["id"])) == 2 and stored(other["id"]) == []
+
+    # Resumed elsewhere: it is still in the snapshot, so at once.
+    _change_elsewhere(app, sa.update(WebhookSubscription)
+                      .where(WebhookSubscription.id == uuid.UUID(first["id"])).values(active=True))
+    record("user.created")
+    assert len(stored(first["id"])) == 3
+
+    # Created elsewhere: not in the snapshot, so from when it expires.
+    created = uuid.uuid4()
+    with app.app_context():
+        sealed = seal(new_secret(), created)
+    _change_elsewhere(app, sa.insert(WebhookSubscription).values(
+        id=created, url=RECEIVER, event_types=[], active=True, encrypted_secret=sealed))
+    record("user.created")
+    assert stored(str(created)) == []
+    clock = services.time.monotonic() + services.SUBSCRIPTION_CACHE_SECONDS + 1
+    monkeypatch.setattr(services.time, "monotonic", lambda: clock)
+    record("user.created")
+    assert len(stored(str(created))) == 1 and len(stored(first["id"])) == 5
 
 
 def test_deactivating_pauses_pending_deliveries_in_order(client, manager, subscribe, record,
