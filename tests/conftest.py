@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import create_app
+from app.cache import forget_all
 from app.db import Base, db
 
 pytest_plugins = ["tests.smtp_server", "tests.live", "tests.probe"]
@@ -87,8 +88,7 @@ def db_connection(request, app):
     """The connection whose transaction the test runs in (None for `committed` tests)."""
     keys = app.extensions["gatehouse.keys"]
     # Process caches outlive a test; its rows do not.
-    request.addfinalizer(app.extensions["gatehouse.clients"].forget)
-    request.addfinalizer(lambda: app.extensions.pop("gatehouse.webhooks", None))
+    request.addfinalizer(lambda: forget_all(app))
     if request.node.get_closest_marker("committed"):
         yield None
         with app.app_context():

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import threading
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,9 +23,10 @@ from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import current_app, g, has_app_context, has_request_context
+from flask import g, has_app_context, has_request_context
 from sqlalchemy.orm import Session, joinedload
 
+from app.cache import TTLCache, process_cache
 from app.db import Page, paginate, utcnow
 from app.events import errors
 from app.events.models import (
@@ -129,43 +128,29 @@ def check_url(url: str) -> str:
     return url
 
 
-class SubscriptionCache:
-    """The active webhook subscriptions (id and event types), kept per process for a few
-    seconds: every event recorded is matched against them, and they change rarely, so recording
-    an event that nobody subscribes to costs no query. A change made through this process
-    applies at once; one made on another instance within SUBSCRIPTION_CACHE_SECONDS (a new
-    subscription receives the events recorded from then on; the feed has all of them). A stale
-    entry never yields a delivery: the subscriptions an event matches are confirmed in the
-    database, still there and active, before deliveries are written."""
+def active_subscriptions(session: Session) -> list[tuple[uuid.UUID, list[str]]]:
+    """The active webhook subscriptions (id, event types), from a per-process snapshot
+    (app.cache): every event recorded is matched against them, so recording an event nobody
+    subscribes to costs no query. A new subscription made on another instance is matched from
+    at most SUBSCRIPTION_CACHE_SECONDS on; the feed has every event. A stale entry never yields
+    a delivery: EventLog confirms matches in the database before writing deliveries."""
 
-    def __init__(self) -> None:
-        self._snapshot: tuple[float, list[tuple[uuid.UUID, list[str]]]] | None = None
-        self._lock = threading.Lock()
-
-    def active(self, session: Session) -> list[tuple[uuid.UUID, list[str]]]:
-        snapshot = self._snapshot
-        if snapshot is not None and snapshot[0] > time.monotonic():
-            return snapshot[1]
+    def load() -> list[tuple[uuid.UUID, list[str]]]:
         # No autoflush: callers flush where their rules need it (a savepoint around a unique
         # insert, say), and this lookup must not move that flush here.
         with session.no_autoflush:
             rows = session.execute(
                 sa.select(WebhookSubscription.id, WebhookSubscription.event_types)
                 .where(WebhookSubscription.active.is_(True))).all()
-        active = [(row.id, list(row.event_types or ())) for row in rows]
-        with self._lock:
-            self._snapshot = (time.monotonic() + SUBSCRIPTION_CACHE_SECONDS, active)
-        return active
+        return [(row.id, list(row.event_types or ())) for row in rows]
 
-    def forget(self) -> None:
-        with self._lock:
-            self._snapshot = None
-
-
-def subscription_cache() -> SubscriptionCache:
     if not has_app_context():
-        return SubscriptionCache()  # nothing to share it with
-    return current_app.extensions.setdefault("gatehouse.webhooks", SubscriptionCache())
+        return load()
+    return subscription_cache().get("active", load)
+
+
+def subscription_cache() -> TTLCache:
+    return process_cache("webhook_subscriptions", SUBSCRIPTION_CACHE_SECONDS)
 
 
 class EventLog:
@@ -191,10 +176,10 @@ class EventLog:
 
     def _fan_out(self, event: Event) -> None:
         wanted = [subscription_id for subscription_id, types
-                  in subscription_cache().active(self.session) if wants(types, event.type)]
+                  in active_subscriptions(self.session) if wants(types, event.type)]
         if not wanted:
             return
-        with self.session.no_autoflush:  # see SubscriptionCache.active
+        with self.session.no_autoflush:  # see active_subscriptions
             confirmed = self.session.scalars(
                 sa.select(WebhookSubscription.id)
                 .where(WebhookSubscription.id.in_(wanted), WebhookSubscription.active.is_(True))

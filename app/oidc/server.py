@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 
 import sqlalchemy as sa
@@ -13,6 +12,7 @@ from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from flask import Flask, current_app, g
 
+from app.cache import TTLCache, process_cache
 from app.db import db
 from app.oidc.grants import (
     TOKEN_AUTH_METHODS, AuthorizationCodeGrant, OpenIDCode, PKCE, RefreshTokenGrant,
@@ -80,41 +80,21 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
 CLIENT_CACHE_SECONDS = 30.0
 
 
-class ClientCache:
-    """Registered clients, kept per process for a short while: the token endpoint looks one up
-    on every request, and clients change rarely. A client unknown here is always looked up
-    (new clients work at once); a changed or deleted one is dropped here at once and on other
-    instances within CLIENT_CACHE_SECONDS. Entries are detached rows, only ever read."""
-
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, Client]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, client_id: str) -> Client | None:
-        entry = self._entries.get(client_id)
-        if entry is not None and entry[0] > time.monotonic():
-            return entry[1]
-        client = db.session.scalar(sa.select(Client).where(Client.client_id == client_id))
-        if client is not None:
-            db.session.expunge(client)
-            with self._lock:
-                self._entries[client_id] = (time.monotonic() + CLIENT_CACHE_SECONDS, client)
-        return client
-
-    def forget(self, client_id: str | None = None) -> None:
-        with self._lock:
-            if client_id is None:
-                self._entries.clear()
-            else:
-                self._entries.pop(client_id, None)
+def client_cache() -> TTLCache:
+    """Registered clients by client_id (app.cache): the token endpoint looks one up on every
+    request, and clients change rarely."""
+    return process_cache("clients", CLIENT_CACHE_SECONDS)
 
 
-def client_cache() -> ClientCache:
-    return current_app.extensions["gatehouse.clients"]
+def _load_client(client_id: str) -> Client | None:
+    client = db.session.scalar(sa.select(Client).where(Client.client_id == client_id))
+    if client is not None:
+        db.session.expunge(client)
+    return client
 
 
 def query_client(client_id: str) -> Client | None:
-    return client_cache().get(client_id)
+    return client_cache().get(client_id, lambda: _load_client(client_id))
 
 
 def save_token(token: dict, request) -> None:
@@ -124,7 +104,6 @@ def save_token(token: dict, request) -> None:
 def init_app(app: Flask) -> None:
     from app.oidc.bearer import TokenCache
 
-    app.extensions["gatehouse.clients"] = ClientCache()
     app.extensions["gatehouse.tokens"] = TokenCache()
     server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
     server.register_token_generator("default", JWTAccessTokenGenerator())
