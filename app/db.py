@@ -7,6 +7,7 @@ services add and flush, never commit. CLI commands and workers open their own `d
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -15,9 +16,12 @@ from typing import Iterator
 import sqlalchemy as sa
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import MetaData, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase, Mapped, Session, make_transient_to_detached, mapped_column, sessionmaker,
+)
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -96,6 +100,32 @@ def flush_unique(session: Session, row: object, error: Exception,
             session.flush()
     except IntegrityError:
         raise error from None
+
+
+def insert_for(bind: Session | str):
+    """The dialect's `insert` (PostgreSQL or SQLite; a session or a dialect name), for ON
+    CONFLICT clauses."""
+    dialect = bind if isinstance(bind, str) else bind.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+@functools.cache
+def _columns(model: type) -> tuple[tuple[str, str], ...]:
+    return tuple((attr.key, attr.columns[0].name) for attr in sa.inspect(model).column_attrs)
+
+
+def column_values(row: object) -> dict:
+    """A mapped object's column values, by column name: the parameters of a Core INSERT."""
+    return {name: getattr(row, key) for key, name in _columns(type(row))}
+
+
+def add_inserted(session: Session, *rows: object) -> None:
+    """Put rows that were just INSERTed with Core statements (cheaper than the unit of work on
+    hot paths) into the session as stored rows: no second INSERT, and their attributes and the
+    relationships set on them count as loaded. Every column must have been set."""
+    for row in rows:
+        make_transient_to_detached(row)
+    session.add_all(rows)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -12,7 +12,6 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +21,7 @@ from app.activation_codes.durations import InvalidDuration, parse_duration
 from app.activation_codes.models import (
     ActivationCode, ActivationCodeBatch, ActivationCodeConfig, Allocation, CodeState,
 )
-from app.db import Page, paginate, utcnow
+from app.db import Page, insert_for, paginate, utcnow
 from app.entitlements.errors import NotYourEntitlement, TransactionNotFound
 from app.entitlements.models import LicenseTransaction, ProductPackage
 from app.entitlements.services import (
@@ -351,7 +350,7 @@ class BatchService:
         if not skip_existing:
             self.session.execute(_CODES.insert(), rows)
             return len(rows)
-        insert = _insert_for(self.session.get_bind().dialect.name)
+        insert = insert_for(self.session)
         # Codes already in stock (an import sent twice, or two at once) are skipped, not errors.
         statement = (insert(_CODES).on_conflict_do_nothing(index_elements=["code_hash"])
                      .returning(_CODES.c.id))
@@ -461,16 +460,12 @@ class _Short(Exception):
     """Fewer codes were returned to stock than the order has: undo the release."""
 
 
-def _insert_for(dialect: str):
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-
 @functools.cache
 def _claim_statement(dialect: str) -> sa.Insert:
     """Insert an allocation unless its orderRef has one. A retry running at the same moment
     waits on the unique index until the first request commits, and then inserts nothing: no
     savepoint, no exception, on the hot path."""
-    return (_insert_for(dialect)(_ALLOCATIONS)
+    return (insert_for(dialect)(_ALLOCATIONS)
             .on_conflict_do_nothing(index_elements=["config_id", "order_ref"])
             .returning(_ALLOCATIONS.c.id))
 

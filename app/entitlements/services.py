@@ -10,11 +10,12 @@ from datetime import datetime
 from collections.abc import Iterable
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
-from app.db import Page, flush_unique, paginate, utcnow
+from app.cache import TTLCache, process_cache
+from app.db import Page, add_inserted, column_values, flush_unique, insert_for, paginate, utcnow
 from app.entitlements import errors
 from app.entitlements.models import (
     Entitlement, License, LicensedItem, LicenseModel, LicenseTransaction, LicenseTransactionItem,
@@ -143,6 +144,7 @@ class CatalogService:
         fields = {k: v for k, v in changes.items() if k in ("name", "display_name", "display_names")}
         flush_unique(self.session, item, errors.LicensedItemNameTaken(
             f"{fields.get('name', item.name)} is already a licensed item"), fields)
+        package_cache().forget()
         return item
 
     # license models
@@ -205,11 +207,20 @@ class CatalogService:
 
 # --- license transactions -------------------------------------------------------------------
 
+# How long a process provisions from its copy of a product package's licensed items (app.cache).
+# Packages never change their items; a renamed licensed item shows in provisioning responses of
+# other instances within this time.
+PACKAGE_CACHE_SECONDS = 30.0
 
-def _owner_columns(owner: Owner) -> dict:
-    if isinstance(owner, User):
-        return {"user_id": owner.id}
-    return {"organization_id": owner.id}
+
+def package_cache() -> TTLCache:
+    return process_cache("product_packages", PACKAGE_CACHE_SECONDS)
+
+
+
+def _owner_column(owner: Owner) -> str:
+    """The owner's column in license_transactions (and in its unique constraint)."""
+    return "user_id" if isinstance(owner, User) else "organization_id"
 
 
 def _owner_condition(owner: Owner):
@@ -233,26 +244,35 @@ class EntitlementService:
         The same `externalId` again is a retry when each item it carries is already in the
         transaction unchanged: the existing transaction comes back, and nothing is provisioned.
         """
-        existing = self._find(owner, data["external_id"])
-        if existing is not None:
-            return self._retry_of(existing, data), False
         now = utcnow()
-        packages = self._packages_for(list(enumerate(data["items"])), now)
-        transaction = LicenseTransaction(entitlement=self._default_entitlement(owner),
-                                         type=data["type"], external_id=data["external_id"],
-                                         items=[], **_owner_columns(owner))
-        try:
-            with self.session.begin_nested():
-                self.session.add(transaction)
-                # flush now: the same order arriving twice at once meets the unique index here;
-                # the later one then answers with the earlier one's transaction.
-                self.session.flush()
-        except IntegrityError:
+        licensed = self._licensed_items_for(list(enumerate(data["items"])), now)
+        owner_column = _owner_column(owner)
+        transaction = LicenseTransaction(
+            id=uuid.uuid4(), entitlement_id=self._default_entitlement_id(owner),
+            user_id=owner.id if owner_column == "user_id" else None,
+            organization_id=owner.id if owner_column == "organization_id" else None,
+            type=data["type"], external_id=data["external_id"], created_at=now, updated_at=now)
+        # The same order arriving twice at once meets the unique index here (on PostgreSQL the
+        # later one waits for the earlier to commit); the later one then answers with the
+        # earlier one's transaction.
+        inserted = self.session.execute(
+            insert_for(self.session)(LicenseTransaction.__table__)
+            .values(column_values(transaction))
+            .on_conflict_do_nothing(index_elements=[owner_column, "external_id"])
+            .returning(LicenseTransaction.id)).scalar()
+        if inserted is None:
             existing = self._find(owner, data["external_id"])
-            if existing is None:
-                raise
+            if existing is None:  # the other request rolled back after all: let the shop retry
+                raise errors.TransactionConflict(
+                    f"transaction {data['external_id']} is being provisioned; retry")
             return self._retry_of(existing, data), False
-        added = self._add_items(transaction, data["items"], packages, now)
+        if owner_column == "user_id":
+            transaction.user = owner
+        else:
+            transaction.organization = owner
+        transaction.items = []
+        add_inserted(self.session, transaction)
+        added = self._add_items(transaction, data["items"], licensed, now)
         self._provisioned(transaction, added)
         return transaction, True
 
@@ -274,8 +294,8 @@ class EntitlementService:
                                                             "different content."))
         if new:
             now = utcnow()
-            packages = self._packages_for(new, now)
-            added = self._add_items(transaction, [item for _, item in new], packages, now)
+            licensed = self._licensed_items_for(new, now)
+            added = self._add_items(transaction, [item for _, item in new], licensed, now)
             transaction.updated_at = now
             self._provisioned(transaction, added)
         return transaction
@@ -343,9 +363,9 @@ class EntitlementService:
                 "add items with PUT", transactionId=str(existing.id))
         return existing
 
-    def _packages_for(self, items: list[tuple[int, dict]],
-                      now: datetime) -> dict[uuid.UUID, ProductPackage]:
-        """The product packages of (index, item) pairs, in one query, after checking each
+    def _licensed_items_for(self, items: list[tuple[int, dict]],
+                            now: datetime) -> dict[uuid.UUID, list[LicensedItem]]:
+        """The licensed items of each (index, item) pair's product package, after checking each
         item's validity; the index places a field error on the request's item."""
         for index, item in items:
             valid_from = item.get("license_valid_from") or now
@@ -355,67 +375,91 @@ class EntitlementService:
                     "licenseValidUntil must be after licenseValidFrom (default: now)",
                     errors=_item_error(index, "licenseValidUntil",
                                        "Must be after licenseValidFrom (default: now)."))
-        wanted = {item["product_id"] for _, item in items}
-        packages = {p.id: p for p in self.session.scalars(
-            sa.select(ProductPackage).where(ProductPackage.id.in_(wanted))
-            .options(selectinload(ProductPackage.licensed_items)))}
+        licensed: dict[uuid.UUID, list[LicensedItem]] = {}
         for index, item in items:
-            if item["product_id"] not in packages:
+            package_id = item["product_id"]
+            if package_id in licensed:
+                continue
+            cached = package_cache().get(package_id, lambda: self._load_package(package_id))
+            if cached is None:
                 raise errors.UnknownProduct(
-                    f"no product package {item['product_id']}",
+                    f"no product package {package_id}",
                     errors=_item_error(index, "productId", "No product package with this id."))
-        return packages
+            # Copies attached to this session, without a query (the cache holds detached rows).
+            licensed[package_id] = [self.session.merge(row, load=False) for row in cached]
+        return licensed
 
-    def _default_entitlement(self, owner: Owner) -> Entitlement:
+    def _load_package(self, package_id: uuid.UUID) -> tuple[LicensedItem, ...] | None:
+        """A product package's licensed items, by id (the order licenses are listed in),
+        detached for the package cache; None if there is no such package."""
+        package = self.session.scalar(
+            sa.select(ProductPackage).where(ProductPackage.id == package_id)
+            .options(selectinload(ProductPackage.licensed_items)))
+        if package is None:
+            return None
+        rows = tuple(sorted(package.licensed_items, key=lambda licensed: licensed.id))
+        copies = tuple(LicensedItem(id=row.id, name=row.name, display_name=row.display_name,
+                                    display_names=row.display_names, created_at=row.created_at,
+                                    updated_at=row.updated_at) for row in rows)
+        for copy in copies:
+            make_transient_to_detached(copy)
+        return copies
+
+    def _default_entitlement_id(self, owner: Owner) -> uuid.UUID:
+        """The owner's personal (user) or default (organization) entitlement, created on first
+        use; two first provisionings at once meet the unique index and share one."""
         if isinstance(owner, User):
             condition = Entitlement.user_id == owner.id
-            entitlement = Entitlement(user_id=owner.id, is_default=True,
-                                      name="Personal entitlement")
+            values = {"user_id": owner.id, "name": "Personal entitlement"}
+            conflict = {"index_elements": ["user_id"]}
         else:
             condition = sa.and_(Entitlement.organization_id == owner.id, Entitlement.is_default)
-            entitlement = Entitlement(organization_id=owner.id, is_default=True,
-                                      name="Default entitlement")
-        found = self.session.scalar(sa.select(Entitlement).where(condition))
+            values = {"organization_id": owner.id, "name": "Default entitlement"}
+            conflict = {"index_elements": ["organization_id"],
+                        "index_where": Entitlement.is_default}
+        found = self.session.scalar(sa.select(Entitlement.id).where(condition))
         if found is not None:
             return found
-        try:
-            with self.session.begin_nested():
-                self.session.add(entitlement)
-                # flush now: a concurrent first provisioning to the same owner meets the unique
-                # index here, and this one then uses the entitlement that one created.
-                self.session.flush()
-        except IntegrityError:
-            found = self.session.scalar(sa.select(Entitlement).where(condition))
-            if found is None:
-                raise
-            return found
-        return entitlement
+        self.session.execute(
+            insert_for(self.session)(Entitlement.__table__)
+            .values(id=uuid.uuid4(), is_default=True, created_at=utcnow(), **values)
+            .on_conflict_do_nothing(**conflict))
+        return self.session.scalar(sa.select(Entitlement.id).where(condition))
 
     def _add_items(self, transaction: LicenseTransaction, items: list[dict],
-                   packages: dict[uuid.UUID, ProductPackage],
+                   licensed: dict[uuid.UUID, list[LicensedItem]],
                    now: datetime) -> list[LicenseTransactionItem]:
+        """Insert the items and their licenses (one statement each, not the ORM's unit of
+        work: this is the hot path of provisioning and redemption) and add them to the
+        transaction as stored rows."""
         position = len(transaction.items)
         added = []
         for data in items:
             item = LicenseTransactionItem(
-                position=position, external_id=data["external_id"],
-                product_package_id=data["product_id"], quantity=data["quantity"],
-                license_valid_from=data.get("license_valid_from"),
-                license_valid_until=data.get("license_valid_until"))
-            # One license per licensed item of the package, each with `quantity` seats.
+                id=uuid.uuid4(), transaction_id=transaction.id, position=position,
+                external_id=data["external_id"], product_package_id=data["product_id"],
+                quantity=data["quantity"], license_valid_from=data.get("license_valid_from"),
+                license_valid_until=data.get("license_valid_until"), created_at=now)
+            # One license per licensed item of the package, each with `quantity` seats, in the
+            # order the relationship loads them later.
             item.licenses = [
-                License(entitlement_id=transaction.entitlement_id, licensed_item=licensed_item,
-                        seats_total=data["quantity"],
+                License(id=uuid.uuid4(), entitlement_id=transaction.entitlement_id,
+                        transaction_item_id=item.id, licensed_item_id=licensed_item.id,
+                        licensed_item=licensed_item, seats_total=data["quantity"],
                         valid_from=data.get("license_valid_from") or now,
-                        valid_until=data.get("license_valid_until"))
-                # In the order the relationship loads them later.
-                for licensed_item in sorted(packages[data["product_id"]].licensed_items,
-                                            key=lambda licensed: licensed.id)
+                        valid_until=data.get("license_valid_until"), suspended_at=None,
+                        created_at=now, updated_at=now)
+                for licensed_item in licensed[data["product_id"]]
             ]
-            transaction.items.append(item)
             added.append(item)
             position += 1
-        self.session.flush()
+        licenses = [lic for item in added for lic in item.licenses]
+        self.session.execute(LicenseTransactionItem.__table__.insert(),
+                             [column_values(item) for item in added])
+        self.session.execute(License.__table__.insert(),
+                             [column_values(lic) for lic in licenses])
+        add_inserted(self.session, *licenses, *added)
+        set_committed_value(transaction, "items", [*transaction.items, *added])
         return added
 
     def _provisioned(self, transaction: LicenseTransaction,

@@ -117,6 +117,33 @@ def test_put_adds_items_once(app, client, shop, catalog, user_id):
     assert retry.status_code == 200 and len(retry.get_json()["items"]) == 2
 
 
+def test_provisioned_transaction_reads_back_as_answered(client, shop, catalog, user_id):
+    """The answer to a provisioning is built from what was inserted; reading the transaction
+    back from the database gives the same thing."""
+    created = provision(client, shop, f"users/{user_id}", order(
+        "order-7", item("line-1", catalog.suite, quantity=3),
+        item("line-2", catalog.editor_only))).get_json()
+    read = client.get(f"{API}/users/{user_id}/license-transactions/{created['id']}",
+                      headers=shop).get_json()
+    assert read == created
+    assert [[lic["licensedItem"]["name"] for lic in line["licenses"]]
+            for line in created["items"]] == [sorted(["editor", "export"], key=lambda name: {
+                "editor": catalog.editor, "export": catalog.export}[name]), ["editor"]]
+
+
+def test_a_renamed_licensed_item_shows_in_the_next_provisioning(client, api_token, shop,
+                                                                  catalog, user_id):
+    admin = bearer(api_token("admin"))
+    provision(client, shop, f"users/{user_id}", order("order-7", item("line-1", catalog.suite)))
+    renamed = client.patch(f"{API}/licensed-items/{catalog.export}", headers=admin,
+                           json={"name": "exporter", "displayName": "Exporter"})
+    assert renamed.status_code == 200, renamed.get_json()
+    created = provision(client, shop, f"users/{user_id}",
+                        order("order-8", item("line-1", catalog.suite))).get_json()
+    names = {lic["licensedItem"]["name"] for lic in created["items"][0]["licenses"]}
+    assert names == {"editor", "exporter"}
+
+
 def test_suspend_and_resume(app, client, shop, catalog, user_id):
     created = provision(client, shop, f"users/{user_id}",
                         order("order-7", item("line-1", catalog.suite))).get_json()
