@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -63,9 +64,25 @@ def _start_grant(request, user: User, scope: str, auth_time: datetime,
 
 def store_refresh_token(token: dict, grant: Grant) -> None:
     if "refresh_token" in token:
-        db.session.add(RefreshToken(
+        now = utcnow()
+        db.session.execute(sa.insert(RefreshToken).values(
             token_hash=keyed_hash(REFRESH_PURPOSE, token["refresh_token"]), grant_id=grant.id,
-            expires_at=utcnow() + REFRESH_TOKEN_TTL))
+            issued_at=now, expires_at=now + REFRESH_TOKEN_TTL))
+
+
+@dataclass
+class PresentedRefreshToken:
+    """A refresh token that was just rotated, with its grant and user: what Authlib's
+    refresh-token grant asks of a token."""
+
+    grant: Grant
+    user: User
+
+    def check_client(self, client) -> bool:
+        return self.grant.client_id == client.client_id
+
+    def get_scope(self) -> str:
+        return self.grant.scope
 
 
 def _wants_refresh_token(client, scope: str) -> bool:
@@ -138,35 +155,43 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = [*TOKEN_AUTH_METHODS, "none"]
     INCLUDE_NEW_REFRESH_TOKEN = True
 
-    def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
+    def authenticate_refresh_token(self, refresh_token: str) -> PresentedRefreshToken | None:
         token_hash = keyed_hash(REFRESH_PURPOSE, refresh_token)
+        now = utcnow()
         rotated = db.session.execute(
             sa.update(RefreshToken)
             .where(RefreshToken.token_hash == token_hash, RefreshToken.rotated_at.is_(None))
-            .values(rotated_at=utcnow())
-        ).rowcount
-        row = db.session.get(RefreshToken, token_hash)
-        if row is None:
+            .values(rotated_at=now)
+            .returning(RefreshToken.grant_id, RefreshToken.expires_at)).first()
+        if rotated is None:
+            grant_id = db.session.scalar(
+                sa.select(RefreshToken.grant_id).where(RefreshToken.token_hash == token_hash))
+            # A rotated token came back: the family is compromised. (None: never issued.)
+            revoke_grant(grant_id, "refresh token reused")
             return None
-        if not rotated:  # a rotated token came back: the family is compromised
-            revoke_grant(row.grant_id, "refresh token reused")
+        if rotated.expires_at <= now:
             return None
-        if row.grant.revoked_at is not None or row.expires_at <= utcnow():
+        # The grant and its user in one round trip: this runs on every refresh.
+        found = db.session.execute(
+            sa.select(Grant, User).join(User, User.id == Grant.user_id)
+            .where(Grant.id == rotated.grant_id)).first()
+        if found is None or found.Grant.revoked_at is not None:
             return None
-        return row
+        return PresentedRefreshToken(grant=found.Grant, user=found.User)
 
-    def authenticate_user(self, refresh_token: RefreshToken) -> User | None:
-        return _active_user(refresh_token.grant.user_id)
+    def authenticate_user(self, refresh_token: PresentedRefreshToken) -> User | None:
+        user = refresh_token.user
+        return user if user.status == "active" else None
 
     @hooked
     def create_token_response(self):
         request = self.request
-        row: RefreshToken = request.refresh_token
-        user = self.authenticate_user(row)
+        presented: PresentedRefreshToken = request.refresh_token
+        user = self.authenticate_user(presented)
         if user is None:
             raise InvalidGrantError("The user cannot sign in any more.")
         request.user = user
-        grant = row.grant
+        grant = presented.grant
         g.oauth_grant = grant
         scope = request.payload.scope or grant.scope
         token = self.generate_token(user=user, scope=scope, include_refresh_token=True)

@@ -188,14 +188,6 @@ class RefreshToken(Base):
 
     grant: Mapped[Grant] = relationship(lazy="joined")
 
-    # --- what Authlib's refresh-token grant asks of a token ---------------------------------
-
-    def check_client(self, client: Client) -> bool:
-        return self.grant.client_id == client.client_id
-
-    def get_scope(self) -> str:
-        return self.grant.scope
-
 
 class Consent(Base):
     """Scopes a user has allowed a (third-party) client."""

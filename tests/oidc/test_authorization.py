@@ -1,10 +1,14 @@
 """The authorization code flow in-process: pages, codes, tokens, refusals."""
 
+from datetime import timedelta
+
 import pytest
+import sqlalchemy as sa
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from app.db import db
+from app.db import db, utcnow
+from app.oidc.models import RefreshToken
 from app.security.passwords import hash_password
 from app.users.models import User
 from tests.conftest import basic_auth, bearer, csrf_from
@@ -114,6 +118,56 @@ def test_refresh_token_reuse_revokes_the_family(client, user, shop):
     assert reuse.status_code == 400
     assert rotate(second["refresh_token"]).status_code == 400
     assert client.get("/user/info", headers=bearer(second["access_token"])).status_code == 401
+
+
+def _refresh(client, token, client_id, secret, **form):
+    return client.post(TOKEN, data={"grant_type": "refresh_token", "refresh_token": token,
+                                    **form}, headers=basic_auth(client_id, secret))
+
+
+def test_refresh_rotates_and_keeps_the_grant(client, user, shop):
+    client_id, secret = shop
+    response = follow_to_callback(client, authorize_url(client_id), email="ann@example.com")
+    tokens = exchange(client, query_of(response.headers["Location"])["code"], client_id,
+                      secret).get_json()
+    for _ in range(3):
+        refreshed = _refresh(client, tokens["refresh_token"], client_id, secret)
+        assert refreshed.status_code == 200, refreshed.get_json()
+        assert refreshed.get_json()["refresh_token"] != tokens["refresh_token"]
+        tokens = refreshed.get_json()
+    assert set(tokens["scope"].split()) == {"openid", "profile", "email", "offline_access"}
+    info = client.get("/user/info", headers=bearer(tokens["access_token"]))
+    assert info.status_code == 200 and info.get_json()["sub"] == str(user)
+    narrower = _refresh(client, tokens["refresh_token"], client_id, secret, scope="openid")
+    assert narrower.status_code == 200 and narrower.get_json()["scope"] == "openid"
+
+
+def test_refresh_refusals(app, client, user, shop, make_client):
+    client_id, secret = shop
+    other_id, other_secret = make_client(scopes=["openid", "offline_access"],
+                                         grants=["authorization_code", "refresh_token"],
+                                         redirect_uris=[CALLBACK], first_party=True)
+
+    def fresh():
+        response = follow_to_callback(client, authorize_url(client_id), email="ann@example.com")
+        return exchange(client, query_of(response.headers["Location"])["code"], client_id,
+                        secret).get_json()["refresh_token"]
+
+    def refused(response):
+        return response.status_code == 400 and response.get_json()["error"] == "invalid_grant"
+
+    assert refused(_refresh(client, "never-issued", client_id, secret))
+    assert refused(_refresh(client, fresh(), other_id, other_secret))  # someone else's
+
+    expired = fresh()
+    with app.app_context(), db.transaction() as session:
+        session.execute(sa.update(RefreshToken).values(expires_at=utcnow() - timedelta(1)))
+    assert refused(_refresh(client, expired, client_id, secret))
+
+    token = fresh()
+    with app.app_context(), db.transaction() as session:
+        session.execute(sa.update(User).where(User.id == user).values(status="suspended"))
+    assert refused(_refresh(client, token, client_id, secret))
 
 
 def test_unregistered_redirect_uri_is_an_error_page(client, shop):
