@@ -28,6 +28,10 @@ VERIFICATION_TTL = timedelta(hours=24)
 VERIFICATION_ATTEMPTS = 5
 # Status changes an integration may make through PATCH.
 ALLOWED_STATUS_CHANGES = {("active", "suspended"), ("suspended", "active")}
+# What the users API shows of a user (users.schemas.UserSchema).
+_PROFILE = sa.select(User.id, User.email, User.first_name, User.last_name, User.display_name,
+                     User.phone_number, User.locale, User.status, User.email_verified,
+                     User.created_at, User.updated_at)
 EDITABLE = ("email", "first_name", "last_name", "display_name", "phone_number", "locale",
             "status")
 
@@ -95,11 +99,13 @@ class UserService:
     def find_by_email(self, email: str) -> User | None:
         return self.session.scalar(sa.select(User).where(User.email == email))
 
-    def get_by_email(self, email: str) -> User:
-        user = self.find_by_email(email)
-        if user is None:
+    def lookup_by_email(self, email: str) -> sa.Row:
+        """The user's profile (what the lookup API answers) as a read-only row: integrations
+        call this on every order, so it loads no ORM object."""
+        row = self.session.execute(_PROFILE.where(User.email == email)).first()
+        if row is None:
             raise errors.UserNotFound("no user with this email")
-        return user
+        return row
 
     def search(self, *, query: str | None, status: str | None, offset: int, limit: int) -> Page:
         condition = sa.true()

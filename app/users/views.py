@@ -57,7 +57,8 @@ class UserByEmail(MethodView):
     @blp.response(200, UserSchema)
     def post(self, data):
         """Find the user with this email (exact, case-insensitive); 404 `user.not_found`."""
-        return service().get_by_email(data["email"])
+        db.read_only()
+        return service().lookup_by_email(data["email"])
 
 
 @blp.route("/users/<uuid:user_id>")
