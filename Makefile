@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install run test test-postgres openapi bench lint clean
+.PHONY: install run test test-postgres openapi translations bench lint clean
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,17 @@ test-postgres: install
 ## Regenerate the committed OpenAPI document
 openapi: install
 	$(BIN)/flask --app wsgi openapi write --format json openapi/openapi.json
+
+## Page translations: extract the strings (babel.cfg), merge them into every catalog (start one
+## with LANGUAGE=fr), compile. Then translate what is new or fuzzy in the .po files, and run again.
+CATALOGS := app/translations
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg --project=Gatehouse --copyright-holder="Gatehouse contributors" \
+		--add-comments=Translators: --sort-by-file -o $(CATALOGS)/messages.pot .
+	$(if $(LANGUAGE),test -d $(CATALOGS)/$(LANGUAGE) || \
+		$(BIN)/pybabel init -i $(CATALOGS)/messages.pot -d $(CATALOGS) -l $(LANGUAGE))
+	$(BIN)/pybabel update -i $(CATALOGS)/messages.pot -d $(CATALOGS) --ignore-obsolete
+	$(BIN)/pybabel compile -d $(CATALOGS) --statistics
 
 ## Load benchmarks (see bench/README.md)
 bench: install

@@ -1,7 +1,8 @@
 """The domain error tree and its problem+json (RFC 9457) rendering.
 
 Services raise these; they carry a stable machine `code` and the HTTP status the entry point maps
-them to. Domain packages subclass them (`users.errors.EmailTaken(Conflict)`).
+them to. Domain packages subclass them (`users.errors.EmailTaken(Conflict)`). Titles a page can
+show are marked `N_`: English in the API, translated on the page (`app.web.i18n.error_text`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, current_app, render_template, request
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
+
+from app.messages import N_
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +27,7 @@ PROBLEM_TYPE_BASE = "urn:gatehouse:problem:"
 class GatehouseError(Exception):
     status = 400
     code = "bad_request"
-    title = "Bad request"
+    title = N_("Bad request")
 
     def __init__(self, detail: str | None = None, *, errors: dict | None = None, **extra: Any):
         super().__init__(detail or self.title)
@@ -40,43 +44,43 @@ class BadRequest(GatehouseError):
 class Unauthorized(GatehouseError):
     status = 401
     code = "unauthorized"
-    title = "Authentication required"
+    title = N_("Authentication required")
 
 
 class Forbidden(GatehouseError):
     status = 403
     code = "forbidden"
-    title = "Forbidden"
+    title = N_("Forbidden")
 
 
 class NotFound(GatehouseError):
     status = 404
     code = "not_found"
-    title = "Not found"
+    title = N_("Not found")
 
 
 class Conflict(GatehouseError):
     status = 409
     code = "conflict"
-    title = "Conflict"
+    title = N_("Conflict")
 
 
 class Gone(GatehouseError):
     status = 410
     code = "gone"
-    title = "Gone"
+    title = N_("Gone")
 
 
 class Unprocessable(GatehouseError):
     status = 422
     code = "validation_error"
-    title = "Unprocessable request"
+    title = N_("Unprocessable request")
 
 
 class TooManyRequests(GatehouseError):
     status = 429
     code = "rate_limited"
-    title = "Too many requests"
+    title = N_("Too many requests")
 
 
 # Stable codes for plain HTTP errors raised by the framework (routing, parsing, limits).
@@ -135,8 +139,37 @@ def _wants_html() -> bool:
     ]
 
 
-def _html(status: int, title: str, detail: str):
-    return render_template("error.html", status=status, title=title, detail=detail), status
+# An HTML error page's words. Werkzeug's descriptions are English only: an English page shows
+# them, a page in another language the translation of these.
+PAGE_WORDS = {
+    400: (N_("Bad Request"), N_("The request could not be handled. Go back, reload the page and "
+                                "try again.")),
+    401: (N_("Unauthorized"), N_("Sign in first, then try again.")),
+    403: (N_("Forbidden"), N_("You may not open this page.")),
+    404: (N_("Not Found"), N_("There is no page at this address. Check the address, or start "
+                              "again from the application that sent you here.")),
+    405: (N_("Method Not Allowed"), N_("This page cannot be used that way.")),
+    409: (N_("Conflict"), N_("Something changed meanwhile. Reload the page and try again.")),
+    410: (N_("Gone"), N_("This page is no longer available.")),
+    413: (N_("Request Entity Too Large"), N_("What you sent is too large.")),
+    422: (N_("Unprocessable Entity"), N_("Some of what you sent is not valid.")),
+    429: (N_("Too Many Requests"), N_("Too many attempts in a short time. Wait a few minutes, "
+                                      "then try again.")),
+    500: (N_("Internal Server Error"), N_("Please try again in a moment.")),
+}
+CSRF_WORDS = N_("The form has expired or did not come from this site. Reload the page and try "
+                "again.")
+UNEXPECTED = (N_("Something went wrong"), N_("Please try again in a moment."))
+UNAVAILABLE = (N_("Service unavailable"), N_("Please try again in a moment."))
+
+
+def _html(status: int, title: str, detail: str, otherwise: str = ""):
+    """The error page in the page's language: `detail` is English (as the API's); a page in
+    another language shows `otherwise` instead, translated."""
+    from app.web.i18n import service_text, translate  # the web layer imports this module
+
+    return render_template("error.html", status=status, title=translate(title),
+                           detail=service_text(detail, translate(otherwise))), status
 
 
 def _flatten_validation(messages: dict) -> dict:
@@ -170,7 +203,9 @@ def handle_http_exception(error: HTTPException):
     if status == 429:
         detail = f"Too many requests ({error.description}); see Retry-After."
     if _wants_html():
-        return _html(status, title, detail)
+        page_title, otherwise = PAGE_WORDS.get(status, (title, ""))
+        return _html(status, page_title, detail,
+                     CSRF_WORDS if isinstance(error, CSRFError) else otherwise)
     return problem(status, code, title, detail, errors=errors, headers=headers)
 
 
@@ -195,13 +230,13 @@ def handle_unexpected(error: Exception):
         log.warning("database connection lost on %s %s", request.method, request.path)
         headers = {"Retry-After": "1"}
         if _wants_html():
-            page, status = _html(503, "Service unavailable", "Please try again in a moment.")
+            page, status = _html(503, *UNAVAILABLE)
             return page, status, headers
         return problem(503, "database_unavailable", "Service Unavailable",
                        "The database connection was lost; retry the request.", headers=headers)
     log.exception("unhandled error on %s %s", request.method, request.path)
     if _wants_html():
-        return _html(500, "Something went wrong", "Please try again in a moment.")
+        return _html(500, *UNEXPECTED)
     return problem(500, "internal_error", "Internal Server Error",
                    "The server failed to handle the request.")
 

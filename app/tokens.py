@@ -12,6 +12,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.errors import Gone, Unprocessable
+from app.messages import N_
 from app.security.hashing import keyed_hash
 
 # purpose -> the setting holding its lifetime in seconds
@@ -25,12 +26,12 @@ PURPOSES = {
 
 class LinkInvalid(Unprocessable):
     code = "link.invalid"
-    title = "This link is not valid"
+    title = N_("This link is not valid")
 
 
 class LinkExpired(Gone):
     code = "link.expired"
-    title = "This link has expired"
+    title = N_("This link has expired")
 
     def __init__(self, payload: Any) -> None:
         super().__init__()
@@ -39,7 +40,7 @@ class LinkExpired(Gone):
 
 class LinkUsed(Gone):
     code = "link.used"
-    title = "This link has already been used"
+    title = N_("This link has already been used")
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:

@@ -2,6 +2,7 @@
 redemption errors' `detail` is written for the code's holder: the redeem page shows it as is."""
 
 from app.errors import Conflict, Gone, NotFound, Unprocessable
+from app.messages import N_
 
 
 class ConfigNotFound(NotFound):
@@ -55,29 +56,29 @@ class AllocationNotReleasable(Conflict):
 
 class CodeMalformed(Unprocessable):
     code = "activation_code.malformed"
-    title = "This is not an activation code"
+    title = N_("This is not an activation code")
 
 
 class CodeInvalid(Unprocessable):
     code = "activation_code.invalid"
-    title = "This activation code is not valid"
+    title = N_("This activation code is not valid")
 
 
 class CodeRevoked(Gone):
     code = "activation_code.revoked"
-    title = "This activation code has been withdrawn"
+    title = N_("This activation code has been withdrawn")
 
 
 class CodeExpired(Gone):
     code = "activation_code.expired"
-    title = "This activation code cannot be redeemed now"
+    title = N_("This activation code cannot be redeemed now")
 
 
 class CodeVoid(Gone):
     code = "activation_code.void"
-    title = "This activation code has been cancelled"
+    title = N_("This activation code has been cancelled")
 
 
 class CodeAlreadyRedeemed(Conflict):
     code = "activation_code.already_redeemed"
-    title = "This activation code has already been redeemed"
+    title = N_("This activation code has already been redeemed")

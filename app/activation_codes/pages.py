@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import (
     Blueprint, current_app, jsonify, make_response, render_template, request, url_for,
 )
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from wtforms import StringField
@@ -17,9 +18,9 @@ from app.activation_codes.schemas import CodeCheckSchema
 from app.activation_codes.services import RedemptionService, registered_return_url
 from app.db import db
 from app.entitlements.services import AvailableLicenses
-from app.entitlements.views import preferred_languages
 from app.errors import GatehouseError, problem
 from app.oidc.sessions import current_login
+from app.web.i18n import error_text, preferred_languages
 
 bp = Blueprint("activation_codes_pages", __name__, template_folder="templates",
                static_folder="static", static_url_path="/static/activation-codes")
@@ -33,11 +34,13 @@ NEXT = "/redeem"
 
 class CodeForm(FlaskForm):
     code = StringField(
-        "Activation code",
-        validators=[DataRequired(message="Enter the code from your email."), Length(max=100)],
+        _l("Activation code"),
+        validators=[DataRequired(message=_l("Enter the code from your email.")),
+                    Length(max=100)],
         render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false",
                    "placeholder": "XXXXX-XXXXX-XXXXX-XXXXX-XXXXX"},
-        description="25 letters and digits, as in your email; hyphens and spaces do not matter.")
+        description=_l("25 letters and digits, as in your email; hyphens and spaces do not "
+                       "matter."))
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -89,7 +92,7 @@ def redeem():
                 ready = result.product_package
             else:
                 note_rejected()
-                form.code.errors = [result.detail]
+                form.code.errors = [error_text(result.error)]
                 status = result.error.status
         else:
             try:
@@ -97,7 +100,7 @@ def redeem():
                                             languages=preferred_languages())
             except GatehouseError as refused:
                 note_rejected()
-                form.code.errors = [refused.detail]
+                form.code.errors = [error_text(refused)]
                 status = refused.status
             else:
                 state.pop("code", None)
@@ -134,8 +137,10 @@ def check():
     if not isinstance(code, str) or not 0 < len(code) <= 100:
         return problem(400, "bad_request", detail='Send {"code": "…"} as JSON.')
     result = RedemptionService(db.session).check(code)
+    body = CodeCheckSchema().dump(result)
     if not result.redeemable:
         note_rejected()
-    response = jsonify(CodeCheckSchema().dump(result))
+        body["detail"] = error_text(result.error)  # shown on the page, in its language
+    response = jsonify(body)
     response.cache_control.no_store = True
     return response

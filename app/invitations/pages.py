@@ -8,6 +8,8 @@ Following the link proves the address, so registering here needs no second verif
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length
@@ -24,12 +26,13 @@ from app.security.ratelimit import limit_for, limiter
 from app.users.errors import WeakPassword
 from app.users.services import UserService
 from app.web.forms import NewAccountForm
+from app.web.i18n import speak_to, translate
 
 bp = Blueprint("invitations_pages", __name__, template_folder="templates")
 
 
 class SignInForm(FlaskForm):
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_LENGTH)],
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=MAX_LENGTH)],
                              render_kw={"autocomplete": "current-password"})
 
 
@@ -42,13 +45,13 @@ class ChoiceForm(FlaskForm):
 def _closed(invitation: Invitation, *, renewal_form=None):
     status = invitation.effective_status
     titles = {
-        "accepted": ("Invitation already accepted",
-                     "This invitation has been accepted. You can sign in as usual."),
-        "declined": ("Invitation declined", "This invitation was declined."),
-        "revoked": ("Invitation withdrawn",
-                    "This invitation has been withdrawn and can no longer be accepted."),
-        "expired": ("Invitation expired",
-                    "This invitation has expired. You can ask for a fresh one."),
+        "accepted": (_("Invitation already accepted"),
+                     _("This invitation has been accepted. You can sign in as usual.")),
+        "declined": (_("Invitation declined"), _("This invitation was declined.")),
+        "revoked": (_("Invitation withdrawn"),
+                    _("This invitation has been withdrawn and can no longer be accepted.")),
+        "expired": (_("Invitation expired"),
+                    _("This invitation has expired. You can ask for a fresh one.")),
     }
     title, message = titles[status]
     return render_template("invitations/closed.html", title=title, message=message,
@@ -58,8 +61,8 @@ def _closed(invitation: Invitation, *, renewal_form=None):
 def _land(invitation: Invitation):
     if invitation.redirect_uri:
         return redirect(invitation.redirect_uri, code=303)
-    return render_template("message.html", title="Welcome",
-                           message="The invitation is accepted and you are signed in.")
+    return render_template("message.html", title=_("Welcome"),
+                           message=_("The invitation is accepted and you are signed in."))
 
 
 @bp.route("/user/invitations/<token>", methods=["GET", "POST"])
@@ -69,9 +72,10 @@ def answer(token: str):
     try:
         invitation = invitations.from_link(token)
     except (tokens.LinkInvalid, tokens.LinkExpired):
-        return render_template("message.html", title="This link is not valid",
-                               message="Check that you copied the whole address from the "
-                                       "email."), 422
+        return render_template("message.html", title=_("This link is not valid"),
+                               message=_("Check that you copied the whole address from the "
+                                         "email.")), 422
+    speak_to(invitation.locale)  # the language the invitation was mailed in
     if invitation.effective_status != "pending":
         return _closed(invitation, renewal_form=ChoiceForm())
 
@@ -85,8 +89,8 @@ def answer(token: str):
 
     if action == "decline" and choice.validate_on_submit():
         invitations.decline(invitation)
-        return render_template("message.html", title="Invitation declined",
-                               message="Thank you for letting us know."), 200
+        return render_template("message.html", title=_("Invitation declined"),
+                               message=_("Thank you for letting us know.")), 200
     if action == "accept" and login is not None and choice.validate_on_submit():
         return _accept(invitations, invitation, login.user)
     if action == "switch" and choice.validate_on_submit():
@@ -95,15 +99,15 @@ def answer(token: str):
     if action == "sign-in" and existing is not None and sign_in.validate_on_submit():
         lockout = Lockout(db.session)
         if lockout.locked_until(invitation.email):
-            message, status = "Too many failed attempts. Try again in a few minutes.", 429
+            message, status = _("Too many failed attempts. Try again in a few minutes."), 429
         else:
             user = users.authenticate(invitation.email, sign_in.password.data)
             if user is None:
                 lockout.failed(invitation.email)
                 db.keep_on_error()
-                message, status = "The password is not right.", 401
+                message, status = _("The password is not right."), 401
             elif user.status not in ("active", "pendingActivation"):
-                message, status = "This account cannot sign in. Please contact support.", 403
+                message, status = _("This account cannot sign in. Please contact support."), 403
             else:
                 lockout.succeeded(invitation.email)
                 if user.status == "pendingActivation":
@@ -118,14 +122,18 @@ def answer(token: str):
                 first_name=register.first_name.data.strip(),
                 last_name=register.last_name.data.strip(), locale=invitation.locale)
         except WeakPassword as weak:
-            register.password.errors = list(weak.errors["password"])
+            register.password.errors = [translate(p) for p in weak.errors["password"]]
         else:
             return _accept(invitations, invitation, user)
     if request.method == "POST" and status == 200:
         status = 422
-    inviter, target = invitations.inviter_and_target(invitation)
+    # The service words the target in English (for the mail); the page words it itself.
+    inviter, _target = invitations.inviter_and_target(invitation)
+    organization = (invitations.organizations.get(invitation.organization_id)
+                    if invitation.organization_id else None)
     return render_template(
-        "invitations/answer.html", invitation=invitation, inviter=inviter, target=target,
+        "invitations/answer.html", invitation=invitation, inviter=inviter,
+        organization=organization,
         login=login, existing=existing is not None, sign_in=sign_in, register=register,
         choice=choice, message=message,
     ), status
@@ -152,6 +160,6 @@ def renew(token: str):
         invitation = None
     if invitation is not None and form.validate_on_submit():
         invitations.request_renewal(invitation)
-    return render_template("message.html", title="Request sent",
-                           message="We have let the sender know. If they invite you again, "
-                                   "you will get a new email.")
+    return render_template("message.html", title=_("Request sent"),
+                           message=_("We have let the sender know. If they invite you again, "
+                                     "you will get a new email."))

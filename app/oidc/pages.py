@@ -3,7 +3,8 @@ registration, email verification, consent, logout.
 
 The authorization request travels as the query string: the login and registration pages keep
 it and send the browser back to `/user/oauth20/authz` with it once the user is known, minus the
-`prompt` values that have been satisfied.
+`prompt` values that have been satisfied. Its `ui_locales` picks the pages' language, which the
+session remembers for the pages off that path (email verification) until the flow is over.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -41,17 +45,18 @@ from app.security.ratelimit import limit_for, limiter
 from app.users.errors import VerificationFailed, WeakPassword
 from app.users.services import UserService
 from app.web.forms import NewAccountForm
+from app.web.i18n import current_language, error_text, forget_ui_locales, service_text, translate
 
 bp = Blueprint("oidc_pages", __name__, template_folder="templates")
 
 SCOPE_DESCRIPTIONS = {
-    "openid": "Know who you are",
-    "profile": "Your name and language",
-    "email": "Your email address",
-    "phone": "Your phone number",
-    "address": "Your address",
-    "offline_access": "Stay connected while you are away",
-    "organization": "Your organization and role",
+    "openid": _l("Know who you are"),
+    "profile": _l("Your name and language"),
+    "email": _l("Your email address"),
+    "phone": _l("Your phone number"),
+    "address": _l("Your address"),
+    "offline_access": _l("Stay connected while you are away"),
+    "organization": _l("Your organization and role"),
 }
 
 
@@ -74,14 +79,17 @@ def _authz_url(params: dict[str, str], satisfied: tuple[str, ...] = ()) -> str:
 
 
 def _redirect_error(error: OAuth2Error):
+    forget_ui_locales()  # back to the application: this flow is over
     return authorization_server().handle_response(*error(None))
 
 
 def _bad_request_page(error: OAuth2Error):
     """Errors found before the redirect URI is trusted are shown, never redirected."""
-    return render_template("message.html", title="This sign-in link is not valid",
-                           message=f"{error.description or error.error} The application "
-                                   "that sent you here may be misconfigured."), 400
+    # The reason is OAuth's (English, for whoever configures the application).
+    return render_template("message.html", title=_("This sign-in link is not valid"),
+                           message=_("%(reason)s The application that sent you here may be "
+                                     "misconfigured.",
+                                     reason=error.description or error.error)), 400
 
 
 def _reauthentication_needed(login: Login, params: dict[str, str], prompts: set[str]) -> bool:
@@ -134,15 +142,16 @@ def authorize():
                                                         state=params.get("state")))
         return redirect(url_for("oidc_pages.consent") + "?" + request.query_string.decode())
 
+    forget_ui_locales()  # the application has its answer: this flow is over
     return server.create_authorization_response(grant_user=login.user, grant=grant)
 
 
 # --- login -----------------------------------------------------------------------------------
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email address", validators=[DataRequired(), Length(max=320)],
+    email = EmailField(_l("Email address"), validators=[DataRequired(), Length(max=320)],
                        render_kw={"autocomplete": "username"})
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_LENGTH)],
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=MAX_LENGTH)],
                              render_kw={"autocomplete": "current-password"})
 
 
@@ -152,13 +161,15 @@ def _continue(params: dict[str, str], satisfied: tuple[str, ...]):
     target = params.get("next", "")
     if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return redirect(target, code=303)  # back to our own page (my account, back office)
-    return render_template("message.html", title="You are signed in",
-                           message="You can close this page and return to the application.")
+    return render_template("message.html", title=_("You are signed in"),
+                           message=_("You can close this page and return to the application."))
 
 
-def _retry_after(until) -> str:
+def _locked_out(until) -> str:
     minutes = max(1, math.ceil((until - utcnow()).total_seconds() / 60))
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return ngettext("Too many failed attempts for this account. Try again in %(num)d minute.",
+                    "Too many failed attempts for this account. Try again in %(num)d minutes.",
+                    minutes)
 
 
 @bp.route("/user/login", methods=["GET", "POST"])
@@ -179,13 +190,11 @@ def login():
         locked_until = lockout.locked_until(email)
         users = UserService(db.session)
         if locked_until:
-            message = (f"Too many failed attempts for this account. Try again in "
-                       f"{_retry_after(locked_until)}.")
-            status = 429
+            message, status = _locked_out(locked_until), 429
         elif (user := users.authenticate(email, form.password.data)) is None:
             lockout.failed(email)
             db.keep_on_error()  # the failure must count although the answer is an error
-            message, status = "The email or password is not right.", 401
+            message, status = _("The email or password is not right."), 401
         else:
             lockout.succeeded(email)
             if user.status == "active":
@@ -208,27 +217,27 @@ def login():
 
 def _refusal(status: str) -> str:
     if status == "pendingApproval":
-        return ("Your registration is waiting for approval. We will email you as soon as "
-                "you can sign in.")
-    return "This account cannot sign in. Please contact the shop's customer service."
+        return _("Your registration is waiting for approval. We will email you as soon as you "
+                 "can sign in.")
+    return _("This account cannot sign in. Please contact the shop's customer service.")
 
 
 # --- registration ----------------------------------------------------------------------------
 
 class RegistrationForm(NewAccountForm):
-    email = EmailField("Email address", validators=[DataRequired(), Length(max=320)],
+    email = EmailField(_l("Email address"), validators=[DataRequired(), Length(max=320)],
                        render_kw={"autocomplete": "email"})
 
 
 COMPANY_LABELS = {
-    "companyName": ("Company name", "organization"),
-    "vatNumber": ("VAT number", None),
-    "customerNumber": ("Customer number, if you have one", None),
-    "street": ("Street address", "street-address"),
-    "postalCode": ("Postal code", "postal-code"),
-    "city": ("City", "address-level2"),
-    "country": ("Country (two-letter code, such as FI)", "country"),
-    "phoneNumber": ("Phone", "tel"),
+    "companyName": (_l("Company name"), "organization"),
+    "vatNumber": (_l("VAT number"), None),
+    "customerNumber": (_l("Customer number, if you have one"), None),
+    "street": (_l("Street address"), "street-address"),
+    "postalCode": (_l("Postal code"), "postal-code"),
+    "city": (_l("City"), "address-level2"),
+    "country": (_l("Country (two-letter code, such as FI)"), "country"),
+    "phoneNumber": (_l("Phone"), "tel"),
 }
 
 
@@ -256,13 +265,9 @@ def _company(form, template) -> dict:
         return CompanySchema().dump(CompanySchema().load(data))
     except ValidationError as invalid:
         for name, messages in invalid.messages.items():
-            form[_attribute(name)].errors = list(messages)
+            form[_attribute(name)].errors = [
+                service_text(" ".join(messages), _("Check this entry; it is not valid."))]
         raise
-
-
-def _ui_locale(params: dict[str, str]) -> str | None:
-    locales = params.get("ui_locales", "").split()
-    return locales[0] if locales else request.accept_languages.best
 
 
 @bp.route("/user/register", methods=["GET", "POST"])
@@ -274,8 +279,8 @@ def register():
     try:
         template = registrations.template_for(client, params.get("registrationTemplate"))
     except UnknownTemplate as unknown:
-        return render_template("message.html", title="Registration is not available",
-                               message=unknown.detail), 400
+        return render_template("message.html", title=_("Registration is not available"),
+                               message=error_text(unknown)), 400
     form = registration_form(template)
     if request.method == "GET" and params.get("login_hint"):
         form.email.data = params["login_hint"]
@@ -287,7 +292,7 @@ def register():
             user = UserService(db.session).register(
                 email=email, password=form.password.data,
                 first_name=form.first_name.data.strip(), last_name=form.last_name.data.strip(),
-                locale=_ui_locale(params),
+                locale=current_language(),  # the language they registered in
                 verify_email=current_app.config["REGISTRATION_VERIFY_EMAIL"],
                 awaiting_approval=template.flow in APPROVAL_FLOWS)
             if user is not None and template.flow != "consumer":
@@ -296,9 +301,10 @@ def register():
         except ValidationError as invalid:
             if "email" not in form.errors and not any(
                     form[_attribute(n)].errors for n in template.fields):
-                form.email.errors = list(invalid.messages)
+                form.email.errors = [service_text(" ".join(invalid.messages),
+                                                  _("Enter a valid email address."))]
         except WeakPassword as weak:
-            form.password.errors = list(weak.errors["password"])
+            form.password.errors = [translate(problem) for problem in weak.errors["password"]]
         else:
             if user is not None and user.status == "active":
                 start_session(user)
@@ -323,15 +329,15 @@ def register():
 
 def _awaiting_approval():
     return render_template(
-        "message.html", title="Thank you for registering",
-        message="Your registration is waiting for approval. We will email you as soon as you "
-                "can sign in.")
+        "message.html", title=_("Thank you for registering"),
+        message=_("Your registration is waiting for approval. We will email you as soon as you "
+                  "can sign in."))
 
 
 # --- email verification ----------------------------------------------------------------------
 
 class CodeForm(FlaskForm):
-    code = StringField("Code from the email", validators=[DataRequired(), Length(max=20)],
+    code = StringField(_l("Code from the email"), validators=[DataRequired(), Length(max=20)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
 
 
@@ -363,8 +369,8 @@ def _pending_user_if_verified():
 def verify_email():
     pending = _pending()
     if pending is None:
-        return render_template("message.html", title="Nothing to verify here",
-                               message="Open the link from the email, or sign in."), 400
+        return render_template("message.html", title=_("Nothing to verify here"),
+                               message=_("Open the link from the email, or sign in.")), 400
     # Verified meanwhile by the link, in this browser or another one: carry on.
     verified = _pending_user_if_verified()
     if verified is not None:
@@ -377,7 +383,7 @@ def verify_email():
             user = UserService(db.session).verify_code(user_id, form.code.data)
         except VerificationFailed as failed:
             db.keep_on_error()  # the counted attempt stays counted
-            form.code.errors = [failed.detail]
+            form.code.errors = [error_text(failed)]
         else:
             return _finish_verification(user)
     if form.errors:
@@ -404,15 +410,15 @@ def verify_email_link(token: str):
     try:
         user = UserService(db.session).verify_link(token)
     except (tokens.LinkInvalid, tokens.LinkExpired, tokens.LinkUsed) as error:
-        return render_template("message.html", title=error.title,
-                               message="Ask for a new code on the registration page, or "
-                                       "register again."), error.status
+        return render_template("message.html", title=translate(error.title),
+                               message=_("Ask for a new code on the registration page, or "
+                                         "register again.")), error.status
     pending = _pending()
     if pending and pending.get("uid") == str(user.id):
         return _finish_verification(user)  # the same browser: straight back to the shop
-    return render_template("message.html", title="Email address confirmed",
-                           message="Thank you. Return to the page where you registered to "
-                                   "continue, or sign in.")
+    return render_template("message.html", title=_("Email address confirmed"),
+                           message=_("Thank you. Return to the page where you registered to "
+                                     "continue, or sign in."))
 
 
 # --- consent ---------------------------------------------------------------------------------
@@ -429,8 +435,8 @@ def consent():
         return redirect(url_for("oidc_pages.login") + "?" + request.query_string.decode())
     client = ClientService(db.session).by_client_id(params.get("client_id", ""))
     if client is None:
-        return render_template("message.html", title="Unknown application",
-                               message="The application that sent you here is not known."), 400
+        return render_template("message.html", title=_("Unknown application"),
+                               message=_("The application that sent you here is not known.")), 400
     scopes = [s for s in params.get("scope", "").split() if s in client.scopes]
     form = ConsentForm()
     if form.validate_on_submit():
@@ -480,9 +486,9 @@ def signout():
     client = ClientService(db.session).by_client_id(client_id) if client_id else None
     target = params.get("post_logout_redirect_uri")
     if target and (client is None or target not in client.post_logout_redirect_uris):
-        return render_template("message.html", title="Sign-out link not valid",
-                               message="The address to return to after signing out is not "
-                                       "registered for this application."), 400
+        return render_template("message.html", title=_("Sign-out link not valid"),
+                               message=_("The address to return to after signing out is not "
+                                         "registered for this application.")), 400
     form = LogoutForm()
     confirmed = params.get("id_token_hint") and client is not None
     if request.method == "POST" and form.validate_on_submit():
@@ -496,5 +502,5 @@ def signout():
         query = {"state": params["state"]} if params.get("state") else {}
         separator = "&" if urlsplit(target).query else "?"
         return redirect(target + (separator + urlencode(query) if query else ""), code=303)
-    return render_template("message.html", title="You are signed out",
-                           message="You can close this page.")
+    return render_template("message.html", title=_("You are signed out"),
+                           message=_("You can close this page."))

@@ -18,6 +18,7 @@ from app.oidc.models import API_SCOPES, USER_SCOPES, RefreshToken
 from app.oidc.server import TOKEN_AUTH_METHODS, authorization_server
 from app.security.hashing import keyed_hash
 from app.users.models import User
+from app.web.i18n import supported_languages
 
 bp = Blueprint("oidc", __name__)
 
@@ -171,7 +172,7 @@ def discovery_document() -> dict:
         ],
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
-        "ui_locales_supported": ["en"],
+        "ui_locales_supported": supported_languages(),  # English and every catalog
         "service_documentation": f"{issuer}/api/openapi.json",
     }
 

@@ -1,16 +1,17 @@
 """What can go wrong with organizations and their members."""
 
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.messages import N_
 
 
 class OrganizationNotFound(NotFound):
     code = "organization.not_found"
-    title = "Organization not found"
+    title = N_("Organization not found")
 
 
 class UnknownRole(Unprocessable):
     code = "organization.unknown_role"
-    title = "No such role"
+    title = N_("No such role")
 
 
 class ExternalIdTaken(Conflict):
@@ -25,29 +26,29 @@ class AddressNotFound(NotFound):
 
 class MemberNotFound(NotFound):
     code = "member.not_found"
-    title = "The user is not a member of this organization"
+    title = N_("The user is not a member of this organization")
 
 
 class OrganizationBlocked(Conflict):
     code = "organization.blocked"
-    title = "The organization is blocked"
+    title = N_("The organization is blocked")
 
 
 class RegistrationNotFound(NotFound):
     code = "registration.not_found"
-    title = "Registration request not found"
+    title = N_("Registration request not found")
 
 
 class RegistrationNotPending(Conflict):
     code = "registration.not_pending"
-    title = "The registration request has been decided already"
+    title = N_("The registration request has been decided already")
 
 
 class RoleTooStrong(Forbidden):
     code = "role.too_strong"
-    title = "You cannot grant a role stronger than your own"
+    title = N_("You cannot grant a role stronger than your own")
 
 
 class UnknownTemplate(Unprocessable):
     code = "registration.unknown_template"
-    title = "No such registration template"
+    title = N_("No such registration template")

@@ -9,9 +9,11 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
+from app.messages import N_
+
 MIN_LENGTH = 10
 MAX_LENGTH = 256
-POLICY = f"At least {MIN_LENGTH} characters, and not a commonly used password."
+POLICY = N_("At least %(count)d characters, and not a commonly used password.", count=MIN_LENGTH)
 
 
 @lru_cache(maxsize=8)
@@ -61,14 +63,15 @@ def common_passwords() -> frozenset[str]:
 
 
 def policy_problems(password: str, *, email: str | None = None) -> list[str]:
-    """What is wrong with a new password, in words for the person choosing it."""
+    """What is wrong with a new password, in words for the person choosing it (marked, so the
+    pages show them in their language)."""
     if len(password) < MIN_LENGTH:
-        return [f"Use at least {MIN_LENGTH} characters."]
+        return [N_("Use at least %(count)d characters.", count=MIN_LENGTH)]
     if len(password) > MAX_LENGTH:
-        return [f"Use at most {MAX_LENGTH} characters."]
+        return [N_("Use at most %(count)d characters.", count=MAX_LENGTH)]
     lowered = password.lower()
     if lowered in common_passwords() or len(set(lowered)) <= 2:
-        return ["This password is too common; choose one that is harder to guess."]
+        return [N_("This password is too common; choose one that is harder to guess.")]
     if email and lowered in {email.lower(), email.split("@")[0].lower()}:
-        return ["Do not use your email address as your password."]
+        return [N_("Do not use your email address as your password.")]
     return []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from marshmallow import ValidationError
 from wtforms import EmailField, PasswordField
@@ -15,22 +17,24 @@ from app.security.passwords import MAX_LENGTH, POLICY
 from app.security.ratelimit import limit_for, limiter
 from app.users.errors import WeakPassword
 from app.users.services import UserService
+from app.web.i18n import lazy, service_text, speak_to, translate
 
 bp = Blueprint("users_pages", __name__, template_folder="templates")
 
 
 class SetPasswordForm(FlaskForm):
     password = PasswordField(
-        "New password", validators=[DataRequired(), Length(max=MAX_LENGTH)],
-        render_kw={"autocomplete": "new-password", "minlength": 10}, description=POLICY)
+        _l("New password"), validators=[DataRequired(), Length(max=MAX_LENGTH)],
+        render_kw={"autocomplete": "new-password", "minlength": 10}, description=lazy(POLICY))
     password_confirmation = PasswordField(
-        "Repeat the password", name="passwordConfirmation",
-        validators=[DataRequired(), EqualTo("password", message="The passwords do not match.")],
+        _l("Repeat the password"), name="passwordConfirmation",
+        validators=[DataRequired(),
+                    EqualTo("password", message=_l("The passwords do not match."))],
         render_kw={"autocomplete": "new-password"})
 
 
 class EmailForm(FlaskForm):
-    email = EmailField("Email address", validators=[DataRequired(), Length(max=320)],
+    email = EmailField(_l("Email address"), validators=[DataRequired(), Length(max=320)],
                        render_kw={"autocomplete": "email"})
 
 
@@ -44,13 +48,13 @@ LinkProblem = (tokens.LinkInvalid, tokens.LinkExpired, tokens.LinkUsed)
 def _link_problem(error, *, resend_url: str | None = None, forgot_url: str | None = None):
     """Say what is wrong with a link, and offer the way forward (a fresh link)."""
     return render_template(
-        "users/link_problem.html", error=error, resend_url=resend_url, forgot_url=forgot_url,
-        form=ResendForm() if resend_url else None,
+        "users/link_problem.html", error=error, title=translate(error.title),
+        resend_url=resend_url, forgot_url=forgot_url, form=ResendForm() if resend_url else None,
     ), error.status
 
 
 def _set_password_page(form: SetPasswordForm, template: str, **context):
-    return render_template(template, form=form, policy=POLICY, **context)
+    return render_template(template, form=form, policy=translate(POLICY), **context)
 
 
 @bp.route("/user/activate/<token>", methods=["GET", "POST"])
@@ -62,18 +66,19 @@ def activate(token: str):
         return _link_problem(expired, resend_url=request.path + "/resend")
     except LinkProblem as error:
         return _link_problem(error, forgot_url=url_for("users_pages.forgot_password"))
+    speak_to(user.locale)
 
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
             user, redirect_uri = users.activate(token, form.password.data)
         except WeakPassword as weak:
-            form.password.errors = list(weak.errors["password"])
+            form.password.errors = [translate(problem) for problem in weak.errors["password"]]
         else:
             if redirect_uri:
                 return redirect(redirect_uri, code=303)
-            return render_template("message.html", title="Your account is active",
-                                   message="You can now log in with your email and password.")
+            return render_template("message.html", title=_("Your account is active"),
+                                   message=_("You can now log in with your email and password."))
     status = 422 if form.errors else 200
     return _set_password_page(form, "users/activate.html", user=user), status
 
@@ -92,9 +97,9 @@ def resend_activation(token: str):
         return _link_problem(error)
     # Same answer whether or not an account still waits for activation.
     return render_template(
-        "message.html", title="Check your email",
-        message="If the account still needs activating, a fresh link is on its way to the "
-                "address the first one was sent to.")
+        "message.html", title=_("Check your email"),
+        message=_("If the account still needs activating, a fresh link is on its way to the "
+                  "address the first one was sent to."))
 
 
 @bp.route("/user/password/forgot", methods=["GET", "POST"])
@@ -105,14 +110,15 @@ def forgot_password():
         try:
             email = normalize_email(form.email.data)
         except ValidationError as invalid:
-            form.email.errors = list(invalid.messages)
+            form.email.errors = [service_text(" ".join(invalid.messages),
+                                              _("Enter a valid email address."))]
         else:
             UserService(db.session).request_password_reset(email)
             # Never say whether the address is registered.
             return render_template(
-                "message.html", title="Check your email",
-                message="If an account exists for that address, we have sent it a link to "
-                        "choose a new password. The link works for one hour.")
+                "message.html", title=_("Check your email"),
+                message=_("If an account exists for that address, we have sent it a link to "
+                          "choose a new password. The link works for one hour."))
     status = 422 if form.errors else 200
     return render_template("users/forgot.html", form=form), status
 
@@ -121,18 +127,19 @@ def forgot_password():
 def reset_password(token: str):
     users = UserService(db.session)
     try:
-        users.check_reset_link(token)
+        user = users.check_reset_link(token)
     except LinkProblem as error:
         return _link_problem(error, forgot_url=url_for("users_pages.forgot_password"))
+    speak_to(user.locale)
 
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
             users.reset_password(token, form.password.data)
         except WeakPassword as weak:
-            form.password.errors = list(weak.errors["password"])
+            form.password.errors = [translate(problem) for problem in weak.errors["password"]]
         else:
-            return render_template("message.html", title="Password changed",
-                                   message="You can now log in with your new password.")
+            return render_template("message.html", title=_("Password changed"),
+                                   message=_("You can now log in with your new password."))
     status = 422 if form.errors else 200
     return _set_password_page(form, "users/reset.html"), status

@@ -1,4 +1,5 @@
-"""Shared page layout, static CSS, security headers, and links into the pages."""
+"""Shared page layout, static CSS, security headers, the pages' language, and links into the
+pages."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def security_headers(response):
 
 
 def init_app(app: Flask) -> None:
-    from app.web import pages  # imports the domains, which import this module
+    from app.web import i18n, pages  # imports the domains, which import this module
 
+    i18n.init_app(app)
     app.register_blueprint(bp)
     app.register_blueprint(pages.bp)

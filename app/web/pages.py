@@ -7,6 +7,8 @@ import uuid
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from marshmallow import ValidationError
 from wtforms import EmailField, SelectField, StringField, TextAreaField
@@ -20,6 +22,7 @@ from app.oidc.sessions import current_login
 from app.organizations.registrations import RegistrationService
 from app.organizations.services import OrganizationService, Supervision
 from app.users.errors import EmailTaken
+from app.web.i18n import error_text, preferred_languages, service_text, translate
 
 bp = Blueprint("web_pages", __name__, template_folder="templates")
 
@@ -34,12 +37,12 @@ def _signed_in():
 # --- my account ------------------------------------------------------------------------------
 
 class EmployeeForm(FlaskForm):
-    email = EmailField("Email address", validators=[DataRequired(), Length(max=320)])
-    first_name = StringField("First name", name="firstName",
+    email = EmailField(_l("Email address"), validators=[DataRequired(), Length(max=320)])
+    first_name = StringField(_l("First name"), name="firstName",
                              validators=[DataRequired(), Length(max=100)])
-    last_name = StringField("Last name", name="lastName",
+    last_name = StringField(_l("Last name"), name="lastName",
                             validators=[DataRequired(), Length(max=100)])
-    role = SelectField("Role", validators=[DataRequired()])
+    role = SelectField(_l("Role"), validators=[DataRequired()])
 
 
 class ActionForm(FlaskForm):
@@ -47,10 +50,9 @@ class ActionForm(FlaskForm):
 
 
 def _licenses(user) -> list:
-    """The licenses the user can use: their own and their organizations'."""
-    languages = [user.locale] if user.locale else []
-    languages += [lang for lang, _q in request.accept_languages]
-    return AvailableLicenses(db.session).for_user(user.id, languages=languages)
+    """The licenses the user can use: their own and their organizations', named in the
+    languages the pages prefer for this request (`ui_locales`, the user's, Accept-Language)."""
+    return AvailableLicenses(db.session).for_user(user.id, languages=preferred_languages())
 
 
 @bp.route("/account", methods=["GET"])
@@ -93,18 +95,20 @@ def create_employee(organization_id: uuid.UUID):
                 role_name=form.role.data)
             return redirect(url_for("web_pages.account"), code=303)
         except ValidationError as invalid:
-            form.email.errors = list(invalid.messages)
+            form.email.errors = [service_text(" ".join(invalid.messages),
+                                              _("Enter a valid email address."))]
         except EmailTaken:
-            message = "That address already has an account. Ask the shop to add it, or invite it."
+            message = _("That address already has an account. Ask the shop to add it, or "
+                        "invite it.")
         except GatehouseError as error:
-            message = error.detail
+            message = error_text(error)
         status = 422
     else:
         status = 422 if form.errors else 400
-    return render_template("message.html", title="The user was not created",
+    return render_template("message.html", title=_("The user was not created"),
                            message=message or " ".join(
-                               f"{name}: {' '.join(errors)}" for name, errors in
-                               form.errors.items())), status
+                               f"{form[name].label.text}: {' '.join(map(str, errors))}"
+                               for name, errors in form.errors.items())), status
 
 
 @bp.post("/account/organizations/<uuid:organization_id>/employees/<uuid:user_id>/<action>")
@@ -118,20 +122,20 @@ def employee_action(organization_id: uuid.UUID, user_id: uuid.UUID, action: str)
         Supervision(db.session, user).set_active(organization_id, user_id,
                                                  active=action == "reactivate")
     except GatehouseError as error:
-        return render_template("message.html", title="Not changed",
-                               message=error.detail), error.status
+        return render_template("message.html", title=_("Not changed"),
+                               message=error_text(error)), error.status
     return redirect(url_for("web_pages.account"), code=303)
 
 
 # --- back office -----------------------------------------------------------------------------
 
 class ApprovalForm(FlaskForm):
-    organization = SelectField("Link to organization", validators=[DataRequired()])
-    role = SelectField("Role", validators=[DataRequired()])
+    organization = SelectField(_l("Link to organization"), validators=[DataRequired()])
+    role = SelectField(_l("Role"), validators=[DataRequired()])
 
 
 class RejectionForm(FlaskForm):
-    reason = TextAreaField("Reason (sent to the applicant)", validators=[Length(max=2000)])
+    reason = TextAreaField(_l("Reason (sent to the applicant)"), validators=[Length(max=2000)])
 
 
 def _staff():
@@ -139,8 +143,8 @@ def _staff():
     if login_redirect:
         return None, login_redirect
     if not user.is_staff:
-        return None, (render_template("message.html", title="Back office",
-                                      message="This page is for Gatehouse staff."), 403)
+        return None, (render_template("message.html", title=_("Back office"),
+                                      message=_("This page is for Gatehouse staff.")), 403)
     return user, None
 
 
@@ -163,15 +167,16 @@ def backoffice_registration(registration_id: uuid.UUID):
     try:
         registration = registrations.get(registration_id)
     except GatehouseError as error:
-        return render_template("message.html", title=error.title,
-                               message=error.detail), error.status
+        return render_template("message.html", title=translate(error.title),
+                               message=error_text(error)), error.status
     applicant = registrations.users.get(registration.user_id)
     company_name = registration.company.get("companyName", "")
     candidates = organizations.search(query=company_name[:20] or None, status=None,
                                       offset=0, limit=20).items
     approve, reject = ApprovalForm(prefix="approve"), RejectionForm(prefix="reject")
-    approve.organization.choices = [("new", f"Create “{company_name}”")] + [
-        (str(o.id), f"{o.name} ({o.external_id or 'no customer number'}, {o.status})")
+    approve.organization.choices = [("new", _("Create “%(name)s”", name=company_name))] + [
+        (str(o.id), _("%(name)s (%(customer_number)s, %(status)s)", name=o.name,
+                      customer_number=o.external_id or _("no customer number"), status=o.status))
         for o in candidates]
     approve.role.choices = [(r.name, r.display_name) for r in organizations.roles()]
     if request.method == "GET" and registration.template_name:
@@ -192,7 +197,7 @@ def backoffice_registration(registration_id: uuid.UUID):
         if request.method == "POST":
             status = 400
     except GatehouseError as error:
-        message, status = error.detail, error.status
+        message, status = error_text(error), error.status
     return render_template("web/registration.html", registration=registration,
                            applicant=applicant, approve=approve, reject=reject,
                            message=message), status

@@ -38,3 +38,22 @@ def test_the_code_is_checked_as_it_is_typed(live_server, chromium, make_config, 
     page.wait_for_selector("#code-status:has-text('Valid')", timeout=10_000)
     assert status.text_content() == "\u2713 Valid code for suite."
     assert errors == []  # nothing blocked by the CSP, no script errors
+
+
+def test_the_check_speaks_the_pages_language(live_server, chromium, make_config,  # noqa: F811
+                                             mint):
+    [code] = mint(make_config(), 1)
+    page = chromium.new_page(locale="de-DE")  # Accept-Language: de-DE
+    page.goto(f"{live_server.url}/redeem")
+    status = page.locator("#code-status")
+
+    page.fill("#code", code[:7])
+    page.dispatch_event("#code", "input")
+    assert status.text_content() == "6 von 25 Zeichen"
+    page.fill("#code", "0" + code[1:])
+    page.dispatch_event("#code", "input")
+    assert "Codes enthalten nie die Null (0)" in status.text_content()
+    page.fill("#code", code)
+    page.dispatch_event("#code", "input")
+    page.wait_for_selector("#code-status:has-text('Gültiger')", timeout=10_000)
+    assert status.text_content() == "\u2713 Gültiger Code für suite."

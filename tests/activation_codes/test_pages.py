@@ -147,3 +147,20 @@ def test_the_remembered_code_is_dropped_once_it_no_longer_redeems(app, client, s
     html = page.get_data(as_text=True)
     assert "This code gives you" not in html
     assert re.search(r'<input [^>]*id="code"[^>]*value=""', html)
+
+
+def test_a_german_page_says_it_in_german(client, sold):
+    german = {"Accept-Language": "de"}
+    page = client.get("/redeem", headers=german)
+    html = page.get_data(as_text=True)
+    assert '<html lang="de">' in html and "Aktivierungscode einlösen" in html
+    assert "{count} von {length} Zeichen" in html  # the as-you-type check's words
+    # The service's detail is English (the API's); a German page says what its title says.
+    refused = client.post("/redeem", data={"csrf_token": csrf_from(page),
+                                           "code": "0" + sold[0][1:]}, headers=german)
+    assert refused.status_code == 422
+    assert "Das ist kein Aktivierungscode" in refused.get_data(as_text=True)
+    check = client.post("/redeem/check", json={"code": "1" + sold[0][1:]},
+                        headers={"X-CSRFToken": csrf_from(page), **german})
+    assert check.get_json()["reason"] == "activation_code.malformed"
+    assert check.get_json()["detail"] == "Das ist kein Aktivierungscode"

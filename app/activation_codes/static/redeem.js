@@ -1,11 +1,12 @@
 // The redeem page's as-you-type check: the format here (the same rules as the server: alphabet,
 // length, Luhn mod 32 check symbol), then whether the code redeems, asked of the server once the
 // code is complete. Without JavaScript the form still works: the server checks on submit.
+// What it says comes from the page (data-words), in the page's language.
 (function () {
   "use strict";
   var ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
   var LENGTH = 25;
-  var LOOK_ALIKES = {"0": "zero (0)", "1": "one (1)", "O": "the letter O", "I": "the letter I"};
+  var LOOK_ALIKES = {"0": "zero", "1": "one", "O": "letterO", "I": "letterI"};
   var input = document.getElementById("code");
   var status = document.getElementById("code-status");
   if (!input || !status || !input.form || !window.fetch) {
@@ -13,9 +14,17 @@
   }
   var form = input.form;
   var checkUrl = form.getAttribute("data-check-url");
+  var words = JSON.parse(form.getAttribute("data-words") || "{}");
   var csrf = form.querySelector("input[name=csrf_token]");
   var asked = null;
   var timer = null;
+
+  // The page's words for `key`, with {name} placeholders filled from `values`.
+  function phrase(key, values) {
+    return (words[key] || key).replace(/\{(\w+)\}/g, function (whole, name) {
+      return values && name in values ? String(values[name]) : whole;
+    });
+  }
 
   function normalize(text) {
     return text.toUpperCase().replace(/[\s-]/g, "");
@@ -38,22 +47,20 @@
     for (var i = 0; i < code.length; i++) {
       var ch = code.charAt(i);
       if (LOOK_ALIKES[ch]) {
-        return {text: "Codes never contain " + LOOK_ALIKES[ch] + ": check that character.",
-                kind: "bad"};
+        return {text: phrase("lookAlike", {what: phrase(LOOK_ALIKES[ch])}), kind: "bad"};
       }
       if (ALPHABET.indexOf(ch) < 0) {
-        return {text: "\u201c" + ch + "\u201d cannot appear in a code.", kind: "bad"};
+        return {text: phrase("notInCodes", {character: ch}), kind: "bad"};
       }
     }
     if (code.length < LENGTH) {
-      return {text: code.length + " of " + LENGTH + " characters", kind: "info"};
+      return {text: phrase("progress", {count: code.length, length: LENGTH}), kind: "info"};
     }
     if (code.length > LENGTH) {
-      return {text: "A code has " + LENGTH + " characters; this has " + code.length + ".",
-              kind: "bad"};
+      return {text: phrase("tooLong", {count: code.length, length: LENGTH}), kind: "bad"};
     }
     if (checkSymbol(code.slice(0, -1)) !== code.charAt(LENGTH - 1)) {
-      return {text: "The code has a typo: check it against the original.", kind: "bad"};
+      return {text: phrase("typo"), kind: "bad"};
     }
     return null;
   }
@@ -65,7 +72,7 @@
 
   function askServer(code) {
     asked = code;
-    say("Checking\u2026", "info");
+    say(phrase("checking"), "info");
     fetch(checkUrl, {
       method: "POST",
       credentials: "same-origin",
@@ -82,9 +89,10 @@
       }
       if (result.redeemable) {
         var product = result.productPackage || {};
-        say("\u2713 Valid code" + (product.name ? " for " + (product.displayName || product.name) : "") + ".", "good");
+        say(product.name ? phrase("validFor", {product: product.displayName || product.name})
+                         : phrase("valid"), "good");
       } else {
-        say(result.detail || "This code cannot be redeemed.", "bad");
+        say(result.detail || phrase("notRedeemable"), "bad");
       }
     }).catch(function () {
       if (asked === code) {
