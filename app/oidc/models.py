@@ -117,6 +117,12 @@ class AuthorizationCode(Base):
     """A code handed to a client's redirect URI; single-use, short-lived, stored hashed."""
 
     __tablename__ = "authorization_codes"
+    __table_args__ = (
+        # Every authorization request with a nonce asks whether the client used it before.
+        sa.Index("ix_authorization_codes_client_id_nonce", "client_id", "nonce",
+                 sqlite_where=sa.text("nonce IS NOT NULL"),
+                 postgresql_where=sa.text("nonce IS NOT NULL")),
+    )
 
     code_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     client_id: Mapped[str] = mapped_column(sa.String(64))
