@@ -62,12 +62,27 @@ def _start_grant(request, user: User, scope: str, auth_time: datetime,
     return grant
 
 
+# The refresh grant's statements, built once: constructing them costs more than running them.
+_REFRESH_TOKENS = RefreshToken.__table__
+_STORE_REFRESH_TOKEN = _REFRESH_TOKENS.insert()
+_ROTATE = (_REFRESH_TOKENS.update()
+           .where(_REFRESH_TOKENS.c.token_hash == sa.bindparam("hash"),
+                  _REFRESH_TOKENS.c.rotated_at.is_(None))
+           .values(rotated_at=sa.bindparam("now", type_=_REFRESH_TOKENS.c.rotated_at.type))
+           .returning(_REFRESH_TOKENS.c.grant_id, _REFRESH_TOKENS.c.expires_at))
+_GRANT_OF = (sa.select(_REFRESH_TOKENS.c.grant_id)
+             .where(_REFRESH_TOKENS.c.token_hash == sa.bindparam("hash")))
+_GRANT_AND_USER = (sa.select(Grant, User).join(User, User.id == Grant.user_id)
+                   .where(Grant.id == sa.bindparam("grant_id")))
+
+
 def store_refresh_token(token: dict, grant: Grant) -> None:
     if "refresh_token" in token:
         now = utcnow()
-        db.session.execute(sa.insert(RefreshToken).values(
-            token_hash=keyed_hash(REFRESH_PURPOSE, token["refresh_token"]), grant_id=grant.id,
-            issued_at=now, expires_at=now + REFRESH_TOKEN_TTL))
+        db.session.execute(_STORE_REFRESH_TOKEN, {
+            "token_hash": keyed_hash(REFRESH_PURPOSE, token["refresh_token"]),
+            "grant_id": grant.id, "issued_at": now, "expires_at": now + REFRESH_TOKEN_TTL,
+            "rotated_at": None})
 
 
 @dataclass
@@ -158,23 +173,16 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token: str) -> PresentedRefreshToken | None:
         token_hash = keyed_hash(REFRESH_PURPOSE, refresh_token)
         now = utcnow()
-        rotated = db.session.execute(
-            sa.update(RefreshToken)
-            .where(RefreshToken.token_hash == token_hash, RefreshToken.rotated_at.is_(None))
-            .values(rotated_at=now)
-            .returning(RefreshToken.grant_id, RefreshToken.expires_at)).first()
+        rotated = db.session.execute(_ROTATE, {"hash": token_hash, "now": now}).first()
         if rotated is None:
-            grant_id = db.session.scalar(
-                sa.select(RefreshToken.grant_id).where(RefreshToken.token_hash == token_hash))
+            grant_id = db.session.scalar(_GRANT_OF, {"hash": token_hash})
             # A rotated token came back: the family is compromised. (None: never issued.)
             revoke_grant(grant_id, "refresh token reused")
             return None
         if rotated.expires_at <= now:
             return None
         # The grant and its user in one round trip: this runs on every refresh.
-        found = db.session.execute(
-            sa.select(Grant, User).join(User, User.id == Grant.user_id)
-            .where(Grant.id == rotated.grant_id)).first()
+        found = db.session.execute(_GRANT_AND_USER, {"grant_id": rotated.grant_id}).first()
         if found is None or found.Grant.revoked_at is not None:
             return None
         return PresentedRefreshToken(grant=found.Grant, user=found.User)
