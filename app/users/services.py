@@ -28,10 +28,13 @@ VERIFICATION_TTL = timedelta(hours=24)
 VERIFICATION_ATTEMPTS = 5
 # Status changes an integration may make through PATCH.
 ALLOWED_STATUS_CHANGES = {("active", "suspended"), ("suspended", "active")}
-# What the users API shows of a user (users.schemas.UserSchema).
-_PROFILE = sa.select(User.id, User.email, User.first_name, User.last_name, User.display_name,
-                     User.phone_number, User.locale, User.status, User.email_verified,
-                     User.created_at, User.updated_at)
+# What the users API shows of a user (users.schemas.UserSchema), by email; built once.
+_USERS = User.__table__
+_PROFILE_BY_EMAIL = sa.select(
+    _USERS.c.id, _USERS.c.email, _USERS.c.first_name, _USERS.c.last_name, _USERS.c.display_name,
+    _USERS.c.phone_number, _USERS.c.locale, _USERS.c.status, _USERS.c.email_verified,
+    _USERS.c.created_at, _USERS.c.updated_at,
+).where(_USERS.c.email == sa.bindparam("email"))
 EDITABLE = ("email", "first_name", "last_name", "display_name", "phone_number", "locale",
             "status")
 
@@ -102,7 +105,7 @@ class UserService:
     def lookup_by_email(self, email: str) -> sa.Row:
         """The user's profile (what the lookup API answers) as a read-only row: integrations
         call this on every order, so it loads no ORM object."""
-        row = self.session.execute(_PROFILE.where(User.email == email)).first()
+        row = self.session.execute(_PROFILE_BY_EMAIL, {"email": email}).first()
         if row is None:
             raise errors.UserNotFound("no user with this email")
         return row
