@@ -219,8 +219,40 @@ def package_cache() -> TTLCache:
 
 
 def _owner_column(owner: Owner) -> str:
-    """The owner's column in license_transactions (and in its unique constraint)."""
+    """The owner's column in license_transactions and entitlements."""
     return "user_id" if isinstance(owner, User) else "organization_id"
+
+
+# Provisioning's statements, built once: it is the hot path of the shop's orders and of
+# redemption, and constructing a statement costs about as much as running it.
+_ENTITLEMENTS = Entitlement.__table__
+_DEFAULT_ENTITLEMENT = {
+    "user_id": sa.select(_ENTITLEMENTS.c.id)
+    .where(_ENTITLEMENTS.c.user_id == sa.bindparam("owner")),
+    "organization_id": sa.select(_ENTITLEMENTS.c.id)
+    .where(_ENTITLEMENTS.c.organization_id == sa.bindparam("owner"), _ENTITLEMENTS.c.is_default),
+}
+_INSERT_ITEMS = LicenseTransactionItem.__table__.insert()
+_INSERT_LICENSES = License.__table__.insert()
+
+
+@functools.cache
+def _claim_transaction(dialect: str, owner_column: str) -> sa.Insert:
+    """Insert a transaction unless its owner has one with this externalId (then nothing)."""
+    return (insert_for(dialect)(LicenseTransaction.__table__)
+            .on_conflict_do_nothing(index_elements=[owner_column, "external_id"])
+            .returning(LicenseTransaction.id))
+
+
+@functools.cache
+def _create_default_entitlement(dialect: str, owner_column: str) -> sa.Insert:
+    """Insert an owner's default entitlement unless it has one (the unique index says)."""
+    if owner_column == "user_id":
+        conflict = {"index_elements": ["user_id"]}
+    else:
+        conflict = {"index_elements": ["organization_id"],
+                    "index_where": _ENTITLEMENTS.c.is_default}
+    return insert_for(dialect)(_ENTITLEMENTS).on_conflict_do_nothing(**conflict)
 
 
 def _owner_condition(owner: Owner):
@@ -256,10 +288,8 @@ class EntitlementService:
         # later one waits for the earlier to commit); the later one then answers with the
         # earlier one's transaction.
         inserted = self.session.execute(
-            insert_for(self.session)(LicenseTransaction.__table__)
-            .values(column_values(transaction))
-            .on_conflict_do_nothing(index_elements=[owner_column, "external_id"])
-            .returning(LicenseTransaction.id)).scalar()
+            _claim_transaction(self.session.get_bind().dialect.name, owner_column),
+            column_values(transaction)).scalar()
         if inserted is None:
             existing = self._find(owner, data["external_id"])
             if existing is None:  # the other request rolled back after all: let the shop retry
@@ -408,23 +438,16 @@ class EntitlementService:
     def _default_entitlement_id(self, owner: Owner) -> uuid.UUID:
         """The owner's personal (user) or default (organization) entitlement, created on first
         use; two first provisionings at once meet the unique index and share one."""
-        if isinstance(owner, User):
-            condition = Entitlement.user_id == owner.id
-            values = {"user_id": owner.id, "name": "Personal entitlement"}
-            conflict = {"index_elements": ["user_id"]}
-        else:
-            condition = sa.and_(Entitlement.organization_id == owner.id, Entitlement.is_default)
-            values = {"organization_id": owner.id, "name": "Default entitlement"}
-            conflict = {"index_elements": ["organization_id"],
-                        "index_where": Entitlement.is_default}
-        found = self.session.scalar(sa.select(Entitlement.id).where(condition))
+        column = _owner_column(owner)
+        found = self.session.scalar(_DEFAULT_ENTITLEMENT[column], {"owner": owner.id})
         if found is not None:
             return found
+        name = "Personal entitlement" if column == "user_id" else "Default entitlement"
         self.session.execute(
-            insert_for(self.session)(Entitlement.__table__)
-            .values(id=uuid.uuid4(), is_default=True, created_at=utcnow(), **values)
-            .on_conflict_do_nothing(**conflict))
-        return self.session.scalar(sa.select(Entitlement.id).where(condition))
+            _create_default_entitlement(self.session.get_bind().dialect.name, column),
+            {"id": uuid.uuid4(), column: owner.id, "name": name, "is_default": True,
+             "created_at": utcnow()})
+        return self.session.scalar(_DEFAULT_ENTITLEMENT[column], {"owner": owner.id})
 
     def _add_items(self, transaction: LicenseTransaction, items: list[dict],
                    licensed: dict[uuid.UUID, list[LicensedItem]],
@@ -454,9 +477,8 @@ class EntitlementService:
             added.append(item)
             position += 1
         licenses = [lic for item in added for lic in item.licenses]
-        self.session.execute(LicenseTransactionItem.__table__.insert(),
-                             [column_values(item) for item in added])
-        self.session.execute(License.__table__.insert(),
+        self.session.execute(_INSERT_ITEMS, [column_values(item) for item in added])
+        self.session.execute(_INSERT_LICENSES,
                              [column_values(lic) for lic in licenses])
         add_inserted(self.session, *licenses, *added)
         set_committed_value(transaction, "items", [*transaction.items, *added])
