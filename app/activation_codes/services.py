@@ -679,6 +679,19 @@ def _date(moment: datetime) -> str:
     return moment.strftime("%d %B %Y %H:%M UTC")
 
 
+# Redemption's statements, built once (it runs once per code, and constructing a statement
+# costs about as much as running it).
+_SPEND = (_CODES.update()
+          .where(_CODES.c.id == sa.bindparam("code"), _CODES.c.state.in_(SPENDABLE))
+          .values(state=CodeState.REDEEMED,
+                  redeemed_at=sa.bindparam("now", type_=_CODES.c.redeemed_at.type),
+                  redeemed_by_user_id=sa.bindparam(
+                      "user", type_=_CODES.c.redeemed_by_user_id.type)))
+_RECORD_TRANSACTION = (_CODES.update().where(_CODES.c.id == sa.bindparam("code"))
+                       .values(license_transaction_id=sa.bindparam(
+                           "transaction", type_=_CODES.c.license_transaction_id.type)))
+
+
 class RedemptionService:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -750,10 +763,7 @@ class RedemptionService:
         now = utcnow()
         self._check_usable(found, now)
         spent = found.state in SPENDABLE and self.session.execute(
-            _CODES.update()
-            .where(_CODES.c.id == found.id, _CODES.c.state.in_(SPENDABLE))
-            .values(state=CodeState.REDEEMED, redeemed_at=now, redeemed_by_user_id=user.id)
-        ).rowcount == 1
+            _SPEND, {"code": found.id, "now": now, "user": user.id}).rowcount == 1
         if not spent:
             # Someone got there first (on PostgreSQL the update waited for them to commit):
             # the code as it is now says who.
@@ -767,8 +777,7 @@ class RedemptionService:
                        "quantity": found.config.seats,
                        "license_valid_from": valid_from, "license_valid_until": valid_until}],
         })
-        self.session.execute(_CODES.update().where(_CODES.c.id == found.id)
-                             .values(license_transaction_id=transaction.id))
+        self.session.execute(_RECORD_TRANSACTION, {"code": found.id, "transaction": transaction.id})
         self.events.record("activation_code.redeemed", found.id,
                            configId=str(found.config.id), batch=found.batch,
                            orderRef=found.order_ref, userId=str(user.id),
