@@ -48,6 +48,9 @@ _CODES = ActivationCode.__table__
 _CONFIGS = ActivationCodeConfig.__table__
 _ALLOCATIONS = Allocation.__table__
 SPENDABLE = (CodeState.AVAILABLE, CodeState.ALLOCATED)
+# "Is in stock", written out (not a bound parameter) so that PostgreSQL can use the partial index
+# of available codes in prepared statements too.
+IN_STOCK = _CODES.c.state == sa.literal_column(f"'{CodeState.AVAILABLE}'")
 INVALID_DETAIL = ("We do not recognize this code. Check it against the original, or ask the "
                   "shop that sold it to you.")
 
@@ -199,8 +202,7 @@ class ConfigService:
 # Available codes, counted no further than `at_most`: the index is read that far and no further.
 _AVAILABLE_AT_MOST = sa.select(sa.func.count()).select_from(
     sa.select(sa.literal_column("1")).select_from(_CODES)
-    .where(_CODES.c.config_id == sa.bindparam("config_id"),
-           _CODES.c.state == CodeState.AVAILABLE)
+    .where(_CODES.c.config_id == sa.bindparam("config_id"), IN_STOCK)
     .limit(sa.bindparam("at_most")).subquery())
 
 
@@ -470,13 +472,14 @@ def _claim_statement(dialect: str) -> sa.Insert:
             .returning(_ALLOCATIONS.c.id))
 
 
-# The oldest free codes of a configuration. On PostgreSQL SKIP LOCKED lets concurrent orders take
+# The oldest free codes of a configuration (oldest batch first, then as they joined the stock:
+# an order the partial index of available codes serves, and the primary key cannot, so the draw
+# never walks past codes already taken). On PostgreSQL SKIP LOCKED lets concurrent orders take
 # different codes instead of queueing for the same ones; SQLite's writers take turns anyway
 # (BEGIN IMMEDIATE), and its dialect leaves FOR UPDATE out.
 _PICKED = (sa.select(_CODES.c.id)
-           .where(_CODES.c.config_id == sa.bindparam("config"),
-                  _CODES.c.state == CodeState.AVAILABLE)
-           .order_by(_CODES.c.id).limit(sa.bindparam("quantity"))
+           .where(_CODES.c.config_id == sa.bindparam("config"), IN_STOCK)
+           .order_by(_CODES.c.batch_number, _CODES.c.id).limit(sa.bindparam("quantity"))
            .with_for_update(skip_locked=True).cte("picked"))
 # Built once: this runs on every allocation.
 _TAKE = (_CODES.update()
@@ -491,7 +494,7 @@ _TAKE = (_CODES.update()
 # statement began, for the stock alerts, without a second round trip. (SQLite counts afterwards.)
 _STOCK_BEFORE = sa.select(sa.func.count()).select_from(
     sa.select(sa.literal_column("1")).select_from(_CODES)
-    .where(_CODES.c.config_id == sa.bindparam("config"), _CODES.c.state == CodeState.AVAILABLE)
+    .where(_CODES.c.config_id == sa.bindparam("config"), IN_STOCK)
     .limit(sa.bindparam("count_to")).subquery()).scalar_subquery().label("before")
 _TAKE_COUNTING = _TAKE.returning(_STOCK_BEFORE)
 
@@ -777,7 +780,9 @@ class RedemptionService:
                        "quantity": found.config.seats,
                        "license_valid_from": valid_from, "license_valid_until": valid_until}],
         })
-        self.session.execute(_RECORD_TRANSACTION, {"code": found.id, "transaction": transaction.id})
+        with self.session.no_autoflush:  # both events go in at commit, in one INSERT
+            self.session.execute(_RECORD_TRANSACTION,
+                                 {"code": found.id, "transaction": transaction.id})
         self.events.record("activation_code.redeemed", found.id,
                            configId=str(found.config.id), batch=found.batch,
                            orderRef=found.order_ref, userId=str(user.id),
