@@ -76,6 +76,17 @@ _GRANT_AND_USER = (sa.select(Grant, User).join(User, User.id == Grant.user_id)
                    .where(Grant.id == sa.bindparam("grant_id")))
 
 
+# The code grant's: spending a code (single use, by its client), and the nonce-reuse check.
+_CODES = AuthorizationCode.__table__
+_SPEND_CODE = (_CODES.update()
+               .where(_CODES.c.code_hash == sa.bindparam("hash"),
+                      _CODES.c.client_id == sa.bindparam("client"), _CODES.c.used_at.is_(None))
+               .values(used_at=sa.bindparam("now", type_=_CODES.c.used_at.type)))
+_NONCE_USED = (sa.select(sa.literal_column("1")).select_from(_CODES)
+               .where(_CODES.c.client_id == sa.bindparam("client"),
+                      _CODES.c.nonce == sa.bindparam("nonce")).limit(1))
+
+
 def store_refresh_token(token: dict, grant: Grant) -> None:
     if "refresh_token" in token:
         now = utcnow()
@@ -126,13 +137,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def query_authorization_code(self, code: str, client) -> AuthorizationCode | None:
         code_hash = keyed_hash(CODE_PURPOSE, code)
-        spent = db.session.execute(
-            sa.update(AuthorizationCode)
-            .where(AuthorizationCode.code_hash == code_hash,
-                   AuthorizationCode.client_id == client.client_id,
-                   AuthorizationCode.used_at.is_(None))
-            .values(used_at=utcnow())
-        ).rowcount
+        spent = db.session.execute(_SPEND_CODE, {"hash": code_hash, "client": client.client_id,
+                                                 "now": utcnow()}).rowcount
         row = db.session.get(AuthorizationCode, code_hash)
         if row is None or row.client_id != client.client_id:
             return None
@@ -238,9 +244,8 @@ class OpenIDCode(_OpenIDCode):
         super().__init__(require_nonce=False)
 
     def exists_nonce(self, nonce: str, request) -> bool:
-        return db.session.scalar(sa.select(sa.literal(True)).where(
-            AuthorizationCode.client_id == request.payload.client_id,
-            AuthorizationCode.nonce == nonce)) is not None
+        return db.session.scalar(_NONCE_USED, {"client": request.payload.client_id,
+                                                "nonce": nonce}) is not None
 
     def encode_id_token(self, token: dict, request) -> str:
         config = current_app.config
