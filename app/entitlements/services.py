@@ -141,7 +141,8 @@ class CatalogService:
     def update_licensed_item(self, item: LicensedItem, changes: dict) -> LicensedItem:
         if "name" in changes and changes["name"] != item.name:
             self._name_free(LicensedItem, changes["name"], errors.LicensedItemNameTaken)
-        fields = {k: v for k, v in changes.items() if k in ("name", "display_name", "display_names")}
+        fields = {k: v for k, v in changes.items()
+                  if k in ("name", "display_name", "display_names")}
         flush_unique(self.session, item, errors.LicensedItemNameTaken(
             f"{fields.get('name', item.name)} is already a licensed item"), fields)
         package_cache().forget()
@@ -292,7 +293,7 @@ class EntitlementService:
             column_values(transaction)).scalar()
         if inserted is None:
             existing = self._find(owner, data["external_id"])
-            if existing is None:  # the other request rolled back after all: let the shop retry
+            if existing is None:  # the conflicting row is gone again (deleted owner): retry
                 raise errors.TransactionConflict(
                     f"transaction {data['external_id']} is being provisioned; retry")
             return self._retry_of(existing, data), False
