@@ -176,9 +176,6 @@ class _EngineState:
     def bind(self, bind: Engine | Connection) -> None:
         self.factory = sessionmaker(bind=bind, expire_on_commit=False,
                                     join_transaction_mode="create_savepoint")
-        # SQLite: a transaction that reads and then writes fails at once ("database is locked")
-        # when another writer got in between. Requests that may write therefore take the write
-        # lock up front (BEGIN IMMEDIATE) and queue on busy_timeout instead.
         read_bind = bind
         if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
             # Requests that only read (db.read_only()) run each statement on its own: no BEGIN
@@ -186,6 +183,9 @@ class _EngineState:
             read_bind = bind.execution_options(isolation_level="AUTOCOMMIT")
         self.read_factory = sessionmaker(bind=read_bind, expire_on_commit=False,
                                          join_transaction_mode="create_savepoint")
+        # SQLite: a transaction that reads and then writes fails at once ("database is locked")
+        # when another writer got in between. Requests that may write therefore take the write
+        # lock up front (BEGIN IMMEDIATE) and queue on busy_timeout instead.
         if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
             bind = bind.execution_options(sqlite_begin="IMMEDIATE")
         self.write_factory = sessionmaker(bind=bind, expire_on_commit=False,
