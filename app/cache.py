@@ -43,9 +43,9 @@ class TTLCache(Generic[V]):
                 self._entries.pop(key, None)
 
 
-def process_cache(name: str, seconds: float, app: Flask | None = None) -> TTLCache:
-    """The app's cache called `name` (made on first use)."""
-    caches: dict[str, TTLCache] = (app or current_app).extensions.setdefault("gatehouse.caches", {})
+def process_cache(name: str, seconds: float) -> TTLCache:
+    """The current app's cache called `name` (made on first use)."""
+    caches: dict[str, TTLCache] = current_app.extensions.setdefault("gatehouse.caches", {})
     cache = caches.get(name)
     if cache is None:
         cache = caches.setdefault(name, TTLCache(seconds))
