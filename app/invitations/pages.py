@@ -26,7 +26,7 @@ from app.security.ratelimit import limit_for, limiter
 from app.users.errors import WeakPassword
 from app.users.services import UserService
 from app.web.forms import NewAccountForm
-from app.web.i18n import speak_to, translate
+from app.web.i18n import field_errors, speak_to
 
 bp = Blueprint("invitations_pages", __name__, template_folder="templates")
 
@@ -122,7 +122,7 @@ def answer(token: str):
                 first_name=register.first_name.data.strip(),
                 last_name=register.last_name.data.strip(), locale=invitation.locale)
         except WeakPassword as weak:
-            register.password.errors = [translate(p) for p in weak.errors["password"]]
+            register.password.errors = field_errors(weak, "password")
         else:
             return _accept(invitations, invitation, user)
     if request.method == "POST" and status == 200:

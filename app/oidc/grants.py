@@ -46,8 +46,8 @@ def revoke_grant(grant_id: uuid.UUID | None, reason: str) -> None:
     db.keep_on_error()
 
 
-def _active_user(user_id: uuid.UUID) -> User | None:
-    user = db.session.get(User, user_id)
+def _active(user: User | None) -> User | None:
+    """The user, if they may still sign in."""
     return user if user is not None and user.status == "active" else None
 
 
@@ -153,7 +153,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Spent already (query_authorization_code); the row stays to recognise a replay."""
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
-        return _active_user(authorization_code.user_id)
+        return _active(db.session.get(User, authorization_code.user_id))
 
     @hooked
     def create_token_response(self):
@@ -194,8 +194,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return PresentedRefreshToken(grant=found.Grant, user=found.User)
 
     def authenticate_user(self, refresh_token: PresentedRefreshToken) -> User | None:
-        user = refresh_token.user
-        return user if user.status == "active" else None
+        return _active(refresh_token.user)
 
     @hooked
     def create_token_response(self):

@@ -45,7 +45,9 @@ from app.security.ratelimit import limit_for, limiter
 from app.users.errors import VerificationFailed, WeakPassword
 from app.users.services import UserService
 from app.web.forms import NewAccountForm
-from app.web.i18n import current_language, error_text, forget_ui_locales, service_text, translate
+from app.web.i18n import (
+    current_language, error_text, field_errors, forget_ui_locales, service_text, translate,
+)
 
 bp = Blueprint("oidc_pages", __name__, template_folder="templates")
 
@@ -304,7 +306,7 @@ def register():
                 form.email.errors = [service_text(" ".join(invalid.messages),
                                                   _("Enter a valid email address."))]
         except WeakPassword as weak:
-            form.password.errors = [translate(problem) for problem in weak.errors["password"]]
+            form.password.errors = field_errors(weak, "password")
         else:
             if user is not None and user.status == "active":
                 start_session(user)

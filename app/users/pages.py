@@ -17,7 +17,7 @@ from app.security.passwords import MAX_LENGTH, POLICY
 from app.security.ratelimit import limit_for, limiter
 from app.users.errors import WeakPassword
 from app.users.services import UserService
-from app.web.i18n import lazy, service_text, speak_to, translate
+from app.web.i18n import field_errors, lazy, service_text, speak_to, translate
 
 bp = Blueprint("users_pages", __name__, template_folder="templates")
 
@@ -73,7 +73,7 @@ def activate(token: str):
         try:
             user, redirect_uri = users.activate(token, form.password.data)
         except WeakPassword as weak:
-            form.password.errors = [translate(problem) for problem in weak.errors["password"]]
+            form.password.errors = field_errors(weak, "password")
         else:
             if redirect_uri:
                 return redirect(redirect_uri, code=303)
@@ -137,7 +137,7 @@ def reset_password(token: str):
         try:
             users.reset_password(token, form.password.data)
         except WeakPassword as weak:
-            form.password.errors = [translate(problem) for problem in weak.errors["password"]]
+            form.password.errors = field_errors(weak, "password")
         else:
             return render_template("message.html", title=_("Password changed"),
                                    message=_("You can now log in with your new password."))

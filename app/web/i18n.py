@@ -146,6 +146,11 @@ def error_text(error: GatehouseError) -> str:
     return service_text(error.detail, translate(error.title))
 
 
+def field_errors(error: GatehouseError, field: str) -> list[str]:
+    """A domain error's messages for one form field (its `errors`), in the page's language."""
+    return [translate(message) for message in error.errors[field]]
+
+
 def init_app(app: Flask) -> None:
     languages = catalog_languages()
     app.extensions["gatehouse.languages"] = [
