@@ -277,3 +277,15 @@ class Database:
 
 
 db = Database()
+
+
+def read_only_request(view):
+    """Decorate a view whose request only reads: `db.read_only()` before anything queries,
+    the bearer check of a user's token included."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        db.read_only()
+        return view(*args, **kwargs)
+
+    return wrapper

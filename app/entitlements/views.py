@@ -9,7 +9,7 @@ from flask import Response, request, url_for
 from flask.views import MethodView
 
 from app.api import Blueprint, PageArgsSchema
-from app.db import db
+from app.db import db, read_only_request
 from app.entitlements.schemas import (
     AvailableLicensesArgsSchema, AvailableLicensesSchema, LicensedItemPageSchema,
     LicensedItemSchema, LicensedItemUpdateSchema, LicenseModelPageSchema, LicenseModelSchema,
@@ -295,6 +295,7 @@ def available_options(args) -> dict:
 # the query parameters that `arguments` documents.
 @blp.route(USER_PATH + "/available-licenses", parameters=[USER_ID_PARAMETER, LOCALE_HEADER])
 class UserAvailableLicenses(MethodView):
+    @read_only_request
     @require_scopes()
     @owner_from_path(load_user=False)
     @blp.arguments(AvailableLicensesArgsSchema, location="query")
@@ -313,6 +314,7 @@ class UserAvailableLicenses(MethodView):
 
 @blp.route(ORGANIZATION_PATH + "/available-licenses", parameters=[LOCALE_HEADER])
 class OrganizationAvailableLicenses(MethodView):
+    @read_only_request
     @require_scopes()
     @owner_from_path()
     @blp.arguments(AvailableLicensesArgsSchema, location="query")

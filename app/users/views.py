@@ -4,7 +4,7 @@ from flask import url_for
 from flask.views import MethodView
 
 from app.api import Blueprint
-from app.db import db
+from app.db import db, read_only_request
 from app.idempotency import idempotent
 from app.oidc.bearer import current_principal, require_scopes
 from app.security.ratelimit import limit_for, limiter
@@ -51,13 +51,13 @@ class Users(MethodView):
 
 @blp.route("/users/byEmail")
 class UserByEmail(MethodView):
+    @read_only_request
     @require_scopes("idp:users:read")
     @limiter.limit(limit_for("lookup"))
     @blp.arguments(UserByEmailSchema)
     @blp.response(200, UserSchema)
     def post(self, data):
         """Find the user with this email (exact, case-insensitive); 404 `user.not_found`."""
-        db.read_only()
         return service().lookup_by_email(data["email"])
 
 
