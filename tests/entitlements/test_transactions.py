@@ -131,6 +131,21 @@ def test_provisioned_transaction_reads_back_as_answered(client, shop, catalog, u
                 "editor": catalog.editor, "export": catalog.export}[name]), ["editor"]]
 
 
+def test_a_large_order_provisions_every_license(app, client, shop, catalog, user_id):
+    """An order of many items goes in by other statements than a small one (see
+    ONE_STATEMENT_ROWS); the result is the same, and it reads back as answered."""
+    lines = [item(f"line-{n}", catalog.suite, quantity=n + 1) for n in range(40)]
+    created = provision(client, shop, f"users/{user_id}", order("big-order", *lines))
+    assert created.status_code == 201
+    body = created.get_json()
+    assert [len(line["licenses"]) for line in body["items"]] == [2] * 40
+    assert [line["licenses"][0]["seatsTotal"] for line in body["items"]] == list(range(1, 41))
+    assert state(app) == (1, 1, 80)
+    read = client.get(f"{API}/users/{user_id}/license-transactions/{body['id']}",
+                      headers=shop).get_json()
+    assert read == body
+
+
 def test_a_renamed_licensed_item_shows_in_the_next_provisioning(client, api_token, shop,
                                                                   catalog, user_id):
     admin = bearer(api_token("admin"))
