@@ -683,16 +683,17 @@ def _date(moment: datetime) -> str:
 
 
 # Redemption's statements, built once (it runs once per code, and constructing a statement
-# costs about as much as running it).
+# costs about as much as running it). The code's row is locked when it is looked up, so two
+# redemptions of one code take turns from there (on SQLite, writers always do).
+_LOOKUP_FOR_REDEMPTION = _LOOKUP.with_for_update(of=ActivationCode)
 _SPEND = (_CODES.update()
           .where(_CODES.c.id == sa.bindparam("code"), _CODES.c.state.in_(SPENDABLE))
           .values(state=CodeState.REDEEMED,
                   redeemed_at=sa.bindparam("now", type_=_CODES.c.redeemed_at.type),
                   redeemed_by_user_id=sa.bindparam(
-                      "user", type_=_CODES.c.redeemed_by_user_id.type)))
-_RECORD_TRANSACTION = (_CODES.update().where(_CODES.c.id == sa.bindparam("code"))
-                       .values(license_transaction_id=sa.bindparam(
-                           "transaction", type_=_CODES.c.license_transaction_id.type)))
+                      "user", type_=_CODES.c.redeemed_by_user_id.type),
+                  license_transaction_id=sa.bindparam(
+                      "transaction", type_=_CODES.c.license_transaction_id.type)))
 
 
 class RedemptionService:
@@ -700,7 +701,7 @@ class RedemptionService:
         self.session = session
         self.events = EventLog(session)
 
-    def find(self, text: str) -> FoundCode:
+    def find(self, text: str, *, lookup: sa.Select = _LOOKUP) -> FoundCode:
         """The stock's code typed as `text`. Malformed and forged codes are refused before the
         database is asked; a genuine-looking code that is not in stock is as invalid."""
         try:
@@ -711,7 +712,7 @@ class RedemptionService:
             codes.verify(parsed, batch_key(master_key(), parsed.batch))
         except codes.ForgedCode:
             raise errors.CodeInvalid(INVALID_DETAIL) from None
-        row = self.session.execute(_LOOKUP, {"code_hash": code_hash(parsed.code)}).first()
+        row = self.session.execute(lookup, {"code_hash": code_hash(parsed.code)}).first()
         if row is None:
             raise errors.CodeInvalid(INVALID_DETAIL)
         return FoundCode(*row)
@@ -762,14 +763,12 @@ class RedemptionService:
     def redeem(self, user: User, text: str, *, languages: Iterable[str] = ()) -> Redemption:
         """Spend the code for `user`: one license transaction in their personal entitlement.
         Exactly once; the same user asking again gets the original result."""
-        found = self.find(text)
+        found = self.find(text, lookup=_LOOKUP_FOR_REDEMPTION)
         now = utcnow()
         self._check_usable(found, now)
-        spent = found.state in SPENDABLE and self.session.execute(
-            _SPEND, {"code": found.id, "now": now, "user": user.id}).rowcount == 1
-        if not spent:
-            # Someone got there first (on PostgreSQL the update waited for them to commit):
-            # the code as it is now says who.
+        if found.state not in SPENDABLE:
+            # Redeemed already (perhaps by a request this one waited for at the lookup): the
+            # code as it is now says by whom.
             return self._redeemed_before(found.id, user, languages)
         valid_from, valid_until = self._validity(found.config, now)
         transaction, _created = EntitlementService(self.session).provision(user, {
@@ -780,9 +779,10 @@ class RedemptionService:
                        "quantity": found.config.seats,
                        "license_valid_from": valid_from, "license_valid_until": valid_until}],
         })
-        with self.session.no_autoflush:  # both events go in at commit, in one INSERT
-            self.session.execute(_RECORD_TRANSACTION,
-                                 {"code": found.id, "transaction": transaction.id})
+        spent = self.session.execute(_SPEND, {"code": found.id, "now": now, "user": user.id,
+                                              "transaction": transaction.id}).rowcount
+        if spent != 1:  # the lock held since the lookup rules this out
+            raise RuntimeError(f"activation code {found.id} changed under its lock")
         self.events.record("activation_code.redeemed", found.id,
                            configId=str(found.config.id), batch=found.batch,
                            orderRef=found.order_ref, userId=str(user.id),
