@@ -239,9 +239,10 @@ _INSERT_ITEMS = _ITEMS.insert()
 _INSERT_LICENSES = _LICENSES.insert()
 
 
-def _rows_of(table: sa.Table, count: int, prefix: str) -> list[dict]:
-    return [{column.name: sa.bindparam(f"{prefix}{n}_{column.name}", type_=column.type)
-             for column in table.c} for n in range(count)]
+def _row_insert(table: sa.Table, prefix: str) -> sa.Insert:
+    return table.insert().values({
+        column.name: sa.bindparam(f"{prefix}_{column.name}", type_=column.type)
+        for column in table.c})
 
 
 # Orders up to this many items and licenses in all go in by one statement; larger ones (up to
@@ -251,10 +252,14 @@ ONE_STATEMENT_ROWS = 32
 
 @functools.lru_cache(maxsize=64)
 def _insert_items_and_licenses(items: int, licenses: int) -> sa.Insert:
-    """PostgreSQL: `items` items and `licenses` licenses in one statement, the items in a WITH
-    (the licenses' foreign keys are checked at its end). Built once per shape."""
-    new_items = _ITEMS.insert().values(_rows_of(_ITEMS, items, "i")).cte("new_items")
-    return _LICENSES.insert().values(_rows_of(_LICENSES, licenses, "l")).add_cte(new_items)
+    """PostgreSQL: `items` items and `licenses` licenses in one statement, each row's INSERT
+    but the last in a WITH (the licenses' foreign keys are checked at the statement's end).
+    Built once per shape; single-row INSERTs, because SQLAlchemy caches no multi-row VALUES."""
+    rows = [*((_ITEMS, f"i{n}") for n in range(items)),
+            *((_LICENSES, f"l{n}") for n in range(licenses))]
+    *before, (table, prefix) = rows
+    return _row_insert(table, prefix).add_cte(
+        *(_row_insert(table, prefix).cte(f"insert_{prefix}") for table, prefix in before))
 
 
 def _numbered(prefix: str, rows: list[dict]) -> dict:
