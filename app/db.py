@@ -55,8 +55,19 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
-        # PostgreSQL answers in the session's TimeZone setting: same instant, shown in UTC.
-        return value.astimezone(timezone.utc)
+        return _as_utc(value)
+
+    def result_processor(self, dialect, coltype):
+        if dialect.name == "postgresql":
+            # Aware values only: one call per value rather than TypeDecorator's two (lists of
+            # licenses carry hundreds).
+            return _as_utc
+        return super().result_processor(dialect, coltype)
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    # PostgreSQL answers in the session's TimeZone setting: same instant, shown in UTC.
+    return value.astimezone(timezone.utc) if value is not None else None
 
 
 class Base(DeclarativeBase):
