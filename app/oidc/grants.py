@@ -74,6 +74,13 @@ _GRANT_OF = (sa.select(_REFRESH_TOKENS.c.grant_id)
              .where(_REFRESH_TOKENS.c.token_hash == sa.bindparam("hash")))
 _GRANT_AND_USER = (sa.select(Grant, User).join(User, User.id == Grant.user_id)
                    .where(Grant.id == sa.bindparam("grant_id")))
+# PostgreSQL: both in one statement (the rotation in a WITH); no row: nothing was rotated.
+_ROTATED = _ROTATE.cte("rotated")
+_ROTATE_WITH_GRANT_AND_USER = (
+    sa.select(_ROTATED.c.grant_id, _ROTATED.c.expires_at, Grant, User)
+    .select_from(_ROTATED)
+    .outerjoin(Grant, Grant.id == _ROTATED.c.grant_id)
+    .outerjoin(User, User.id == Grant.user_id))
 
 
 # The code grant's: spending a code (single use, by its client), and the nonce-reuse check.
@@ -179,17 +186,23 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token: str) -> PresentedRefreshToken | None:
         token_hash = keyed_hash(REFRESH_PURPOSE, refresh_token)
         now = utcnow()
-        rotated = db.session.execute(_ROTATE, {"hash": token_hash, "now": now}).first()
+        parameters = {"hash": token_hash, "now": now}
+        # The rotation, the grant and its user: this runs on every refresh, so in one round
+        # trip on PostgreSQL, two on SQLite (no UPDATE in a WITH there).
+        if db.dialect == "postgresql":
+            rotated = found = db.session.execute(_ROTATE_WITH_GRANT_AND_USER, parameters).first()
+        else:
+            rotated = db.session.execute(_ROTATE, parameters).first()
+            found = rotated and db.session.execute(
+                _GRANT_AND_USER, {"grant_id": rotated.grant_id}).first()
         if rotated is None:
             grant_id = db.session.scalar(_GRANT_OF, {"hash": token_hash})
             # A rotated token came back: the family is compromised. (None: never issued.)
             revoke_grant(grant_id, "refresh token reused")
             return None
-        if rotated.expires_at <= now:
+        if rotated.expires_at <= now or found is None or found.Grant is None:
             return None
-        # The grant and its user in one round trip: this runs on every refresh.
-        found = db.session.execute(_GRANT_AND_USER, {"grant_id": rotated.grant_id}).first()
-        if found is None or found.Grant.revoked_at is not None:
+        if found.Grant.revoked_at is not None:
             return None
         return PresentedRefreshToken(grant=found.Grant, user=found.User)
 
