@@ -199,11 +199,20 @@ class ConfigService:
 # --- stock and its alerts ---------------------------------------------------------------------
 
 
+def in_draw_order(config: str, at_most: str) -> sa.Select:
+    """The ids of a configuration's codes in stock, oldest batch first, then as they joined the
+    stock, at most `at_most` (both bound parameters, by name): read from the start of the
+    partial index of available codes, which holds that order. The ORDER BY matters to counts
+    too: without it PostgreSQL may count by scanning the table from its start, where the codes
+    taken first lie (a draw took ever longer as they grew in number)."""
+    return (sa.select(_CODES.c.id)
+            .where(_CODES.c.config_id == sa.bindparam(config), IN_STOCK)
+            .order_by(_CODES.c.batch_number, _CODES.c.id).limit(sa.bindparam(at_most)))
+
+
 # Available codes, counted no further than `at_most`: the index is read that far and no further.
 _AVAILABLE_AT_MOST = sa.select(sa.func.count()).select_from(
-    sa.select(sa.literal_column("1")).select_from(_CODES)
-    .where(_CODES.c.config_id == sa.bindparam("config_id"), IN_STOCK)
-    .limit(sa.bindparam("at_most")).subquery())
+    in_draw_order("config_id", "at_most").subquery())
 
 
 class StockAlerts:
@@ -472,31 +481,31 @@ def _claim_statement(dialect: str) -> sa.Insert:
             .returning(_ALLOCATIONS.c.id))
 
 
-# The oldest free codes of a configuration (oldest batch first, then as they joined the stock:
-# an order the partial index of available codes serves, and the primary key cannot, so the draw
-# never walks past codes already taken). On PostgreSQL SKIP LOCKED lets concurrent orders take
-# different codes instead of queueing for the same ones; SQLite's writers take turns anyway
-# (BEGIN IMMEDIATE), and its dialect leaves FOR UPDATE out.
-_PICKED = (sa.select(_CODES.c.id)
-           .where(_CODES.c.config_id == sa.bindparam("config"), IN_STOCK)
-           .order_by(_CODES.c.batch_number, _CODES.c.id).limit(sa.bindparam("quantity"))
-           .with_for_update(skip_locked=True).cte("picked"))
-# Built once: this runs on every allocation.
-_TAKE = (_CODES.update()
-         .where(_CODES.c.id == _PICKED.c.id,
-                # All or none: when fewer codes are free than asked for, none is taken.
-                sa.select(sa.func.count()).select_from(_PICKED).scalar_subquery()
-                == sa.bindparam("quantity"))
-         .values(state=CodeState.ALLOCATED, order_ref=sa.bindparam("ref"),
-                 allocated_at=sa.bindparam("taken_at", type_=_CODES.c.allocated_at.type))
+# The oldest free codes of a configuration (see in_draw_order). On PostgreSQL SKIP LOCKED lets
+# concurrent orders take different codes instead of queueing for the same ones; SQLite's writers
+# take turns anyway (BEGIN IMMEDIATE), and its dialect leaves FOR UPDATE out.
+_PICKED = in_draw_order("config", "quantity").with_for_update(skip_locked=True).cte("picked")
+_TAKEN = dict(state=CodeState.ALLOCATED, order_ref=sa.bindparam("ref"),
+              allocated_at=sa.bindparam("taken_at", type_=_CODES.c.allocated_at.type))
+# All or none: when fewer codes are free than asked for, none is taken.
+_ALL_PICKED = sa.select(sa.func.count()).select_from(_PICKED).scalar_subquery() \
+    == sa.bindparam("quantity")
+# Built once: this runs on every allocation. SQLite joins the picked codes (UPDATE ... FROM).
+_TAKE = (_CODES.update().where(_CODES.c.id == _PICKED.c.id, _ALL_PICKED).values(_TAKEN)
          .returning(_CODES.c.id, _CODES.c.batch_number, _CODES.c.serial))
+# PostgreSQL finds them by primary key as an array (`id = ANY(ARRAY(...))`): a plan that stays
+# an index lookup when PostgreSQL switches the prepared statement to its generic plan (a join
+# with the CTE became a hash join over the whole table there).
+_TAKE_BY_ID = (_CODES.update()
+               .where(_CODES.c.id == sa.any_(sa.func.array(
+                   sa.select(_PICKED.c.id).scalar_subquery())), _ALL_PICKED)
+               .values(_TAKEN)
+               .returning(_CODES.c.id, _CODES.c.batch_number, _CODES.c.serial))
 # PostgreSQL: the same, also counting (up to `count_to`) the codes that were available when the
 # statement began, for the stock alerts, without a second round trip. (SQLite counts afterwards.)
 _STOCK_BEFORE = sa.select(sa.func.count()).select_from(
-    sa.select(sa.literal_column("1")).select_from(_CODES)
-    .where(_CODES.c.config_id == sa.bindparam("config"), IN_STOCK)
-    .limit(sa.bindparam("count_to")).subquery()).scalar_subquery().label("before")
-_TAKE_COUNTING = _TAKE.returning(_STOCK_BEFORE)
+    in_draw_order("config", "count_to").subquery()).scalar_subquery().label("before")
+_TAKE_COUNTING = _TAKE_BY_ID.returning(_STOCK_BEFORE)
 
 
 _CONFIG_FOR_DRAW = sa.select(
@@ -542,7 +551,8 @@ class AllocationService:
                 available = taken[0].before - quantity
             taken = sorted(row[:3] for row in taken)
         else:
-            taken = sorted(self.session.execute(_TAKE, parameters))
+            take = _TAKE_BY_ID if dialect == "postgresql" else _TAKE
+            taken = sorted(self.session.execute(take, parameters))
         if not taken:
             self.session.execute(_ALLOCATIONS.delete().where(_ALLOCATIONS.c.id == allocation_id))
             # Nothing was drawn; the empty (or low) stock is still worth an alert.

@@ -1,5 +1,10 @@
 """The stock: allocation to orders (all or none, retries replay), stock alerts, release, void."""
 
+import pytest
+import sqlalchemy as sa
+
+from app.activation_codes.services import _AVAILABLE_AT_MOST, _TAKE_BY_ID, _TAKE_COUNTING
+from app.db import db, utcnow
 from tests.activation_codes.conftest import API, events, redeem, stock
 from tests.conftest import bearer
 from tests.entitlements.conftest import add_user
@@ -213,3 +218,52 @@ def test_scopes(client, api_token, make_config, mint, allocate):
                       headers=redeem_only).status_code == 403
     assert client.post(VOID, json={"code": code}, headers=redeem_only).status_code == 403
     assert client.post(VOID, json={"code": code}, headers=manager).status_code == 200
+
+
+def _plan_nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", ()):
+        yield from _plan_nodes(child)
+
+
+@pytest.mark.parametrize("plan_cache_mode", ["force_custom_plan", "force_generic_plan"])
+def test_a_draw_never_walks_past_the_codes_already_taken(app, is_postgres, make_config, mint,
+                                                         allocate, plan_cache_mode):
+    """PostgreSQL: the draw and the stock count read the partial index of available codes from
+    its start and the codes they take by primary key, in the plan for the request's parameters
+    and in the generic plan PostgreSQL switches a prepared statement to. Once most of the table
+    was taken, a sequential scan from its start (where the codes taken first lie) cost a draw
+    more with every code handed out."""
+    if not is_postgres:
+        pytest.skip("SQLite plans its own way; the draw there is serialized anyway")
+    config = make_config(lowWaterMark=5, highWaterMark=10)
+    mint(config, 1000)
+    with app.app_context():
+        # Statistics that say "nearly all available", as after minting; then most codes go.
+        db.session.execute(sa.text("ANALYZE activation_codes"))
+        db.session.execute(sa.text(
+            "UPDATE activation_codes SET state = 'allocated', order_ref = 'earlier' "
+            "WHERE id IN (SELECT id FROM activation_codes ORDER BY id LIMIT 900)"))
+        db.session.commit()
+    parameters = {"config": config["id"], "config_id": config["id"], "quantity": 1,
+                  "ref": "order", "taken_at": utcnow(), "count_to": 7, "at_most": 6,
+                  "state": "allocated"}
+    with app.app_context():
+        session = db.session
+        session.execute(sa.text(f"SET LOCAL plan_cache_mode = {plan_cache_mode}"))
+        for statement in (_TAKE_BY_ID, _TAKE_COUNTING, _AVAILABLE_AT_MOST):
+            compiled = statement.compile(dialect=session.get_bind().dialect)
+            sql = "EXPLAIN (FORMAT JSON) " + str(compiled)
+            [[plan]] = session.connection().exec_driver_sql(
+                sql, {name: parameters[name] for name in compiled.params}).one()
+            scans = {(node["Node Type"], node.get("Index Name"))
+                     for node in _plan_nodes(plan["Plan"])
+                     if node.get("Relation Name") == "activation_codes"
+                     and node["Node Type"].endswith("Scan")}
+            assert scans <= {("Index Scan", "ix_activation_codes_available"),
+                             ("Index Only Scan", "ix_activation_codes_available"),
+                             ("Index Scan", "pk_activation_codes")}, (statement, scans)
+        session.rollback()
+    # And the draw takes the oldest code left.
+    response = allocate(config, "after", 1)
+    assert response.status_code == 201
