@@ -508,11 +508,29 @@ _STOCK_BEFORE = sa.select(sa.func.count()).select_from(
 _TAKE_COUNTING = _TAKE_BY_ID.returning(_STOCK_BEFORE)
 
 
+# What the draw and the alerts read of the configuration, as a plain row (no ORM bookkeeping on
+# the busiest call there is).
 _CONFIG_FOR_DRAW = sa.select(
     _CONFIGS.c.id, _CONFIGS.c.product_package_id, _CONFIGS.c.reseller,
     _CONFIGS.c.low_water_mark, _CONFIGS.c.high_water_mark, _CONFIGS.c.stock_low_armed,
     _CONFIGS.c.stock_exhausted_armed,
-).where(_CONFIGS.c.id == sa.bindparam("id"))
+).where(_CONFIGS.c.id == sa.bindparam("config_id"))
+
+
+def _config_and_claim() -> sa.Select:
+    """PostgreSQL: the configuration read and the claim in one round trip (the INSERT in a
+    WITH). One row of the configuration's columns, `claimed` the new allocation's id, or None
+    when the orderRef has one already; no row when there is no such configuration."""
+    config = _CONFIG_FOR_DRAW.cte("config")
+    columns = ["id", "config_id", "order_ref", "quantity", "created_at"]
+    values = sa.select(*(sa.bindparam(name, type_=_ALLOCATIONS.c[name].type)
+                         for name in columns)).select_from(config)
+    claim = _claim_statement("postgresql").from_select(columns, values).cte("claim")
+    return (sa.select(config, claim.c.id.label("claimed"))
+            .select_from(config.outerjoin(claim, sa.true())))
+
+
+_CONFIG_AND_CLAIM = _config_and_claim()
 
 
 class AllocationService:
@@ -525,19 +543,20 @@ class AllocationService:
                  quantity: int) -> tuple[AllocationResult, bool]:
         """`quantity` codes from stock for one order, all or none; returns them and whether the
         allocation is new. The same orderRef again returns the same codes."""
-        # The configuration as a plain row: what the draw and the alerts read of it, without
-        # the ORM's bookkeeping on the busiest call there is.
-        config = self.session.execute(_CONFIG_FOR_DRAW, {"id": config_id}).first()
-        if config is None:
-            raise errors.ConfigNotFound(f"no activation code configuration {config_id}")
         now = utcnow()
         allocation_id = uuid.uuid4()
+        claim = {"id": allocation_id, "config_id": config_id, "order_ref": order_ref,
+                 "quantity": quantity, "created_at": now}
         dialect = self.session.get_bind().dialect.name
-        claimed = self.session.execute(
-            _claim_statement(dialect),
-            {"id": allocation_id, "config_id": config.id, "order_ref": order_ref,
-             "quantity": quantity, "created_at": now}).first()
-        if claimed is None:
+        if dialect == "postgresql":
+            config = self.session.execute(_CONFIG_AND_CLAIM, claim).first()
+            claimed = config and config.claimed
+        else:
+            config = self.session.execute(_CONFIG_FOR_DRAW, claim).first()
+            claimed = config and self.session.execute(_claim_statement(dialect), claim).first()
+        if config is None:
+            raise errors.ConfigNotFound(f"no activation code configuration {config_id}")
+        if not claimed:
             return self._replay(config, order_ref, quantity), False
         count_to = self.alerts.count_to(config)
         parameters = {"config": config.id, "quantity": quantity, "ref": order_ref,

@@ -3,6 +3,7 @@
 import pytest
 import sqlalchemy as sa
 
+from app.activation_codes.models import Allocation
 from app.activation_codes.services import _AVAILABLE_AT_MOST, _TAKE_BY_ID, _TAKE_COUNTING
 from app.db import db, utcnow
 from tests.activation_codes.conftest import API, events, redeem, stock
@@ -36,6 +37,15 @@ def test_allocate_and_retry(app, client, shop, make_config, mint, allocate):
     conflict = allocate(config, "order-1", 2)
     assert conflict.status_code == 409
     assert conflict.get_json()["code"] == "activation_code.allocation_conflict"
+
+
+def test_allocating_from_an_unknown_configuration(app, client, shop):
+    response = client.post(allocations({"id": "00000000-0000-0000-0000-000000000000"}),
+                           json={"orderRef": "order-1", "quantity": 1}, headers=shop)
+    assert response.status_code == 404
+    assert response.get_json()["code"] == "activation_code_config.not_found"
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Allocation)) == 0
 
 
 def test_oldest_codes_go_first(client, make_config, mint, allocate):
