@@ -199,20 +199,28 @@ class ConfigService:
 # --- stock and its alerts ---------------------------------------------------------------------
 
 
-def in_draw_order(config: str, at_most: str) -> sa.Select:
-    """The ids of a configuration's codes in stock, oldest batch first, then as they joined the
-    stock, at most `at_most` (both bound parameters, by name): read from the start of the
-    partial index of available codes, which holds that order. The ORDER BY matters to counts
-    too: without it PostgreSQL may count by scanning the table from its start, where the codes
-    taken first lie (a draw took ever longer as they grew in number)."""
+def in_stock(config: str, at_most: str, *, newest_first: bool = False) -> sa.Select:
+    """The ids of a configuration's codes in stock, at most `at_most` (both bound parameters, by
+    name), read from one end of the partial index of available codes, which holds them in draw
+    order: oldest batch first, then as they joined the stock. Draws read from the oldest end.
+    Counts read from the newest end, away from the codes draws take, whose index entries stay
+    behind, dead, until VACUUM removes them. (Without an ORDER BY, PostgreSQL may count by
+    scanning the table from its start, where the codes taken first lie: a draw took ever longer
+    as they grew in number.)"""
+    order = (_CODES.c.batch_number, _CODES.c.id)
+    if newest_first:
+        order = tuple(column.desc() for column in order)
     return (sa.select(_CODES.c.id)
             .where(_CODES.c.config_id == sa.bindparam(config), IN_STOCK)
-            .order_by(_CODES.c.batch_number, _CODES.c.id).limit(sa.bindparam(at_most)))
+            .order_by(*order).limit(sa.bindparam(at_most)))
+
+
+def _count(codes: sa.Select) -> sa.Select:
+    return sa.select(sa.func.count()).select_from(codes.subquery())
 
 
 # Available codes, counted no further than `at_most`: the index is read that far and no further.
-_AVAILABLE_AT_MOST = sa.select(sa.func.count()).select_from(
-    in_draw_order("config_id", "at_most").subquery())
+_AVAILABLE_AT_MOST = _count(in_stock("config_id", "at_most", newest_first=True))
 
 
 class StockAlerts:
@@ -481,10 +489,10 @@ def _claim_statement(dialect: str) -> sa.Insert:
             .returning(_ALLOCATIONS.c.id))
 
 
-# The oldest free codes of a configuration (see in_draw_order). On PostgreSQL SKIP LOCKED lets
+# The oldest free codes of a configuration (see in_stock). On PostgreSQL SKIP LOCKED lets
 # concurrent orders take different codes instead of queueing for the same ones; SQLite's writers
 # take turns anyway (BEGIN IMMEDIATE), and its dialect leaves FOR UPDATE out.
-_PICKED = in_draw_order("config", "quantity").with_for_update(skip_locked=True).cte("picked")
+_PICKED = in_stock("config", "quantity").with_for_update(skip_locked=True).cte("picked")
 _TAKEN = dict(state=CodeState.ALLOCATED, order_ref=sa.bindparam("ref"),
               allocated_at=sa.bindparam("taken_at", type_=_CODES.c.allocated_at.type))
 # All or none: when fewer codes are free than asked for, none is taken.
@@ -503,8 +511,8 @@ _TAKE_BY_ID = (_CODES.update()
                .returning(_CODES.c.id, _CODES.c.batch_number, _CODES.c.serial))
 # PostgreSQL: the same, also counting (up to `count_to`) the codes that were available when the
 # statement began, for the stock alerts, without a second round trip. (SQLite counts afterwards.)
-_STOCK_BEFORE = sa.select(sa.func.count()).select_from(
-    in_draw_order("config", "count_to").subquery()).scalar_subquery().label("before")
+_STOCK_BEFORE = _count(in_stock("config", "count_to", newest_first=True)) \
+    .scalar_subquery().label("before")
 _TAKE_COUNTING = _TAKE_BY_ID.returning(_STOCK_BEFORE)
 
 
