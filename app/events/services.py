@@ -153,7 +153,10 @@ def subscription_cache() -> TTLCache:
     return process_cache("webhook_subscriptions", SUBSCRIPTION_CACHE_SECONDS)
 
 
-_INSERT_EVENT = Event.__table__.insert().returning(Event.__table__.c.seq)
+_EVENTS = Event.__table__
+# The columns an event is inserted with (`seq` comes from the database).
+EVENT_COLUMNS = ("id", "type", "subject_id", "data", "client_id", "occurred_at")
+_INSERT_EVENT = _EVENTS.insert().returning(_EVENTS.c.seq)
 
 
 class EventLog:
@@ -163,8 +166,23 @@ class EventLog:
     def record(self, type: str, subject_id: object = None, **data: object) -> Event:
         """Append an event, and a delivery for each active subscription that wants it; they
         exist exactly when the caller's transaction commits."""
+        return self.insert(self.new(type, subject_id, **data))
+
+    def insert(self, event: Event) -> Event:
+        """Append an event from `new` (as `record` does)."""
+        # Inserted now, by one statement, rather than by the unit of work at the next flush:
+        # nearly every writing request records an event. No autoflush: callers flush where
+        # their rules need it (a savepoint around a unique insert, say).
+        with self.session.no_autoflush:
+            seq = self.session.execute(_INSERT_EVENT, self.columns(event)).scalar_one()
+        return self.inserted(event, seq)
+
+    @staticmethod
+    def new(type: str, subject_id: object = None, **data: object) -> Event:
+        """An event not yet in the log, for `insert`; or for a caller that inserts it within a
+        statement of its own (with `columns(event)`) and hands it to `inserted` afterwards."""
         principal = g.get("principal") if has_request_context() else None
-        event = Event(
+        return Event(
             id=uuid.uuid4(),
             type=type,
             subject_id=str(subject_id) if subject_id is not None else None,
@@ -173,14 +191,15 @@ class EventLog:
             # Set here rather than at flush: the deliveries' first attempt is counted from it.
             occurred_at=utcnow(),
         )
-        # Inserted now, by one statement, rather than by the unit of work at the next flush:
-        # nearly every writing request records an event. No autoflush: callers flush where
-        # their rules need it (a savepoint around a unique insert, say).
-        with self.session.no_autoflush:
-            event.seq = self.session.execute(_INSERT_EVENT, {
-                "id": event.id, "type": event.type, "subject_id": event.subject_id,
-                "data": event.data, "client_id": event.client_id,
-                "occurred_at": event.occurred_at}).scalar_one()
+
+    @staticmethod
+    def columns(event: Event) -> dict[str, object]:
+        return {name: getattr(event, name) for name in EVENT_COLUMNS}
+
+    def inserted(self, event: Event, seq: int) -> Event:
+        """An event from `new` that is now in the log as `seq`: the session holds it as stored,
+        and the subscriptions that want it get their deliveries."""
+        event.seq = seq
         add_inserted(self.session, event)
         self._fan_out(event)
         return event
