@@ -28,7 +28,8 @@ from app.entitlements.services import (
     Access, AvailableLicense, EntitlementService, LicensedItemRef, OwnerRef, pick_display_name,
 )
 from app.errors import GatehouseError
-from app.events.services import EventLog
+from app.events.models import Event
+from app.events.services import EVENT_COLUMNS, EventLog
 from app.oidc.bearer import REALM, Principal
 from app.oidc.errors import InsufficientScope
 from app.oidc.models import Client
@@ -47,6 +48,7 @@ ANY_CODE_SCOPES = ("activation-codes:manage", "activation-codes:allocate",
 _CODES = ActivationCode.__table__
 _CONFIGS = ActivationCodeConfig.__table__
 _ALLOCATIONS = Allocation.__table__
+_EVENTS = Event.__table__
 SPENDABLE = (CodeState.AVAILABLE, CodeState.ALLOCATED)
 # "Is in stock", written out (not a bound parameter) so that PostgreSQL can use the partial index
 # of available codes in prepared statements too.
@@ -526,16 +528,22 @@ _CONFIG_FOR_DRAW = sa.select(
 
 
 def _config_and_claim() -> sa.Select:
-    """PostgreSQL: the configuration read and the claim in one round trip (the INSERT in a
-    WITH). One row of the configuration's columns, `claimed` the new allocation's id, or None
-    when the orderRef has one already; no row when there is no such configuration."""
+    """PostgreSQL: the configuration read, the claim and its `allocated` event in one round trip
+    (the INSERTs in a WITH). One row of the configuration's columns, with `claimed` the new
+    allocation's id and `event_seq` its event's, both None when the orderRef has an allocation
+    already; no row when there is no such configuration. The event's columns are bound as
+    `event_<column>`; if the draw then finds too few codes, both rows are deleted again."""
     config = _CONFIG_FOR_DRAW.cte("config")
     columns = ["id", "config_id", "order_ref", "quantity", "created_at"]
     values = sa.select(*(sa.bindparam(name, type_=_ALLOCATIONS.c[name].type)
                          for name in columns)).select_from(config)
     claim = _claim_statement("postgresql").from_select(columns, values).cte("claim")
-    return (sa.select(config, claim.c.id.label("claimed"))
-            .select_from(config.outerjoin(claim, sa.true())))
+    event_values = sa.select(*(sa.bindparam(f"event_{name}", type_=_EVENTS.c[name].type)
+                               for name in EVENT_COLUMNS)).select_from(claim)
+    event = (_EVENTS.insert().from_select(EVENT_COLUMNS, event_values)
+             .returning(_EVENTS.c.seq).cte("event"))
+    return (sa.select(config, claim.c.id.label("claimed"), event.c.seq.label("event_seq"))
+            .select_from(config.outerjoin(claim, sa.true()).outerjoin(event, sa.true())))
 
 
 _CONFIG_AND_CLAIM = _config_and_claim()
@@ -555,9 +563,13 @@ class AllocationService:
         allocation_id = uuid.uuid4()
         claim = {"id": allocation_id, "config_id": config_id, "order_ref": order_ref,
                  "quantity": quantity, "created_at": now}
+        event = self.events.new("activation_codes.allocated", allocation_id,
+                                configId=str(config_id), orderRef=order_ref, quantity=quantity)
         dialect = self.session.get_bind().dialect.name
         if dialect == "postgresql":
-            config = self.session.execute(_CONFIG_AND_CLAIM, claim).first()
+            config = self.session.execute(_CONFIG_AND_CLAIM, {
+                **claim, **{f"event_{name}": value
+                            for name, value in EventLog.columns(event).items()}}).first()
             claimed = config and config.claimed
         else:
             config = self.session.execute(_CONFIG_FOR_DRAW, claim).first()
@@ -582,14 +594,18 @@ class AllocationService:
             taken = sorted(self.session.execute(take, parameters))
         if not taken:
             self.session.execute(_ALLOCATIONS.delete().where(_ALLOCATIONS.c.id == allocation_id))
+            if dialect == "postgresql":
+                self.session.execute(_EVENTS.delete().where(_EVENTS.c.seq == config.event_seq))
             # Nothing was drawn; the empty (or low) stock is still worth an alert.
             self.alerts.after_draw(config)
             raise errors.OutOfStock(
                 f"{quantity} code{'s' if quantity != 1 else ''} asked for; fewer are in stock",
                 configId=str(config.id))
+        if dialect == "postgresql":
+            self.events.inserted(event, config.event_seq)
+        else:
+            self.events.insert(event)
         self.alerts.after_draw(config, available)
-        self.events.record("activation_codes.allocated", allocation_id, configId=str(config.id),
-                           orderRef=order_ref, quantity=quantity)
         return AllocationResult(config.id, order_ref, quantity, self._derive(taken), now), True
 
     def _replay(self, config: ActivationCodeConfig | sa.Row, order_ref: str,

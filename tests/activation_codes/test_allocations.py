@@ -1,11 +1,14 @@
 """The stock: allocation to orders (all or none, retries replay), stock alerts, release, void."""
 
+import uuid
+
 import pytest
 import sqlalchemy as sa
 
 from app.activation_codes.models import VACUUM_OFTEN, Allocation
 from app.activation_codes.services import _AVAILABLE_AT_MOST, _TAKE_BY_ID, _TAKE_COUNTING
 from app.db import db, utcnow
+from app.events.models import WebhookDelivery
 from tests.activation_codes.conftest import API, events, redeem, stock
 from tests.conftest import bearer
 from tests.entitlements.conftest import add_user
@@ -65,6 +68,27 @@ def test_out_of_stock_is_all_or_nothing(client, shop, make_config, mint, allocat
     # Nothing of the refused attempt remains: the same orderRef may now ask for what there is.
     assert allocate(config, "big-order", 2).status_code == 201
     assert allocate(config, "next", 1).get_json()["code"] == "activation_code.out_of_stock"
+
+
+def test_webhooks_hear_of_allocations_that_happened(app, client, api_token, make_config, mint,
+                                                   allocate):
+    """The `allocated` event goes in with the claim (PostgreSQL) or after the draw (SQLite);
+    either way a subscriber gets a delivery for each allocation made, and none for a refusal."""
+    hook = client.post("/api/events/v1/webhooks", headers=bearer(api_token("webhooks:manage")),
+                       json={"url": "https://hooks.example/in",
+                             "eventTypes": ["activation_codes.allocated"]})
+    assert hook.status_code == 201, hook.get_json()
+    config = make_config()
+    mint(config, 1)
+    assert allocate(config, "too-many", 2).status_code == 409
+    assert allocate(config, "order-1").status_code == 201
+    [event] = events(app, "activation_codes.allocated")
+    assert event.data["orderRef"] == "order-1"
+    with app.app_context():
+        deliveries = db.session.execute(
+            sa.select(WebhookDelivery.event_seq)
+            .where(WebhookDelivery.subscription_id == uuid.UUID(hook.get_json()["id"]))).all()
+    assert deliveries == [(event.seq,)]
 
 
 def test_order_refs_belong_to_a_configuration(make_config, mint, allocate):
