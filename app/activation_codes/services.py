@@ -498,8 +498,8 @@ _PICKED = in_stock("config", "quantity").with_for_update(skip_locked=True).cte("
 _TAKEN = dict(state=CodeState.ALLOCATED, order_ref=sa.bindparam("ref"),
               allocated_at=sa.bindparam("taken_at", type_=_CODES.c.allocated_at.type))
 # All or none: when fewer codes are free than asked for, none is taken.
-_ALL_PICKED = sa.select(sa.func.count()).select_from(_PICKED).scalar_subquery() \
-    == sa.bindparam("quantity")
+_ALL_PICKED = (sa.select(sa.func.count()).select_from(_PICKED).scalar_subquery()
+               == sa.bindparam("quantity"))
 # Built once: this runs on every allocation. SQLite joins the picked codes (UPDATE ... FROM).
 _TAKE = (_CODES.update().where(_CODES.c.id == _PICKED.c.id, _ALL_PICKED).values(_TAKEN)
          .returning(_CODES.c.id, _CODES.c.batch_number, _CODES.c.serial))
@@ -513,8 +513,8 @@ _TAKE_BY_ID = (_CODES.update()
                .returning(_CODES.c.id, _CODES.c.batch_number, _CODES.c.serial))
 # PostgreSQL: the same, also counting (up to `count_to`) the codes that were available when the
 # statement began, for the stock alerts, without a second round trip. (SQLite counts afterwards.)
-_STOCK_BEFORE = _count(in_stock("config", "count_to", newest_first=True)) \
-    .scalar_subquery().label("before")
+_STOCK_BEFORE = (_count(in_stock("config", "count_to", newest_first=True))
+                 .scalar_subquery().label("before"))
 _TAKE_COUNTING = _TAKE_BY_ID.returning(_STOCK_BEFORE)
 
 
