@@ -263,11 +263,11 @@ def _plan_nodes(plan: dict):
 @pytest.mark.parametrize("plan_cache_mode", ["force_custom_plan", "force_generic_plan"])
 def test_a_draw_never_walks_past_the_codes_already_taken(app, is_postgres, make_config, mint,
                                                          allocate, plan_cache_mode):
-    """PostgreSQL: the draw and the stock count read the partial index of available codes from
-    its start and the codes they take by primary key, in the plan for the request's parameters
-    and in the generic plan PostgreSQL switches a prepared statement to. Once most of the table
-    was taken, a sequential scan from its start (where the codes taken first lie) cost a draw
-    more with every code handed out."""
+    """PostgreSQL: the draw and the stock counts read the partial index of available codes (the
+    draw from its oldest end, counts from its newest) and update the codes by primary key, in
+    the plan for the request's parameters and in the generic plan PostgreSQL switches a
+    prepared statement to. Once most of the table was taken, a sequential scan from its start
+    (where the codes taken first lie) cost a draw more with every code handed out."""
     if not is_postgres:
         pytest.skip("SQLite plans its own way; the draw there is serialized anyway")
     config = make_config(lowWaterMark=5, highWaterMark=10)
