@@ -11,7 +11,7 @@ import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
@@ -111,6 +111,15 @@ def flush_unique(session: Session, row: object, error: Exception,
             session.flush()
     except IntegrityError:
         raise error from None
+
+
+def bound_row(columns: Iterable[sa.Column], prefix: str = "") -> dict[str, sa.BindParameter]:
+    """A bound parameter for each column, by column name: named after it (`<prefix>_<name>`
+    with a prefix) and typed as it. The values of a row that a prebuilt statement inserts, by
+    INSERT ... SELECT or as one row of several (the prefix tells the rows apart)."""
+    return {column.name: sa.bindparam(f"{prefix}_{column.name}" if prefix else column.name,
+                                      type_=column.type)
+            for column in columns}
 
 
 def insert_for(bind: Session | str):

@@ -21,7 +21,7 @@ from app.activation_codes.durations import InvalidDuration, parse_duration
 from app.activation_codes.models import (
     ActivationCode, ActivationCodeBatch, ActivationCodeConfig, Allocation, CodeState,
 )
-from app.db import Page, insert_for, paginate, utcnow
+from app.db import Page, bound_row, insert_for, paginate, utcnow
 from app.entitlements.errors import NotYourEntitlement, TransactionNotFound
 from app.entitlements.models import LicenseTransaction, ProductPackage
 from app.entitlements.services import (
@@ -29,7 +29,7 @@ from app.entitlements.services import (
 )
 from app.errors import GatehouseError
 from app.events.models import Event
-from app.events.services import EVENT_COLUMNS, EventLog
+from app.events.services import EventLog
 from app.oidc.bearer import REALM, Principal
 from app.oidc.errors import InsufficientScope
 from app.oidc.models import Client
@@ -201,7 +201,7 @@ class ConfigService:
 # --- stock and its alerts ---------------------------------------------------------------------
 
 
-def in_stock(config: str, at_most: str, *, newest_first: bool = False) -> sa.Select:
+def _in_stock(config: str, at_most: str, *, newest_first: bool = False) -> sa.Select:
     """The ids of a configuration's codes in stock, at most `at_most` (both bound parameters, by
     name), read from one end of the partial index of available codes, which holds them in draw
     order: oldest batch first, then as they joined the stock. Draws read from the oldest end.
@@ -222,7 +222,7 @@ def _count(codes: sa.Select) -> sa.Select:
 
 
 # Available codes, counted no further than `at_most`: the index is read that far and no further.
-_AVAILABLE_AT_MOST = _count(in_stock("config_id", "at_most", newest_first=True))
+_AVAILABLE_AT_MOST = _count(_in_stock("config_id", "at_most", newest_first=True))
 
 
 class StockAlerts:
@@ -491,10 +491,10 @@ def _claim_statement(dialect: str) -> sa.Insert:
             .returning(_ALLOCATIONS.c.id))
 
 
-# The oldest free codes of a configuration (see in_stock). On PostgreSQL SKIP LOCKED lets
+# The oldest free codes of a configuration (see _in_stock). On PostgreSQL SKIP LOCKED lets
 # concurrent orders take different codes instead of queueing for the same ones; SQLite's writers
 # take turns anyway (BEGIN IMMEDIATE), and its dialect leaves FOR UPDATE out.
-_PICKED = in_stock("config", "quantity").with_for_update(skip_locked=True).cte("picked")
+_PICKED = _in_stock("config", "quantity").with_for_update(skip_locked=True).cte("picked")
 _TAKEN = dict(state=CodeState.ALLOCATED, order_ref=sa.bindparam("ref"),
               allocated_at=sa.bindparam("taken_at", type_=_CODES.c.allocated_at.type))
 # All or none: when fewer codes are free than asked for, none is taken.
@@ -513,7 +513,7 @@ _TAKE_BY_ID = (_CODES.update()
                .returning(_CODES.c.id, _CODES.c.batch_number, _CODES.c.serial))
 # PostgreSQL: the same, also counting (up to `count_to`) the codes that were available when the
 # statement began, for the stock alerts, without a second round trip. (SQLite counts afterwards.)
-_STOCK_BEFORE = (_count(in_stock("config", "count_to", newest_first=True))
+_STOCK_BEFORE = (_count(_in_stock("config", "count_to", newest_first=True))
                  .scalar_subquery().label("before"))
 _TAKE_COUNTING = _TAKE_BY_ID.returning(_STOCK_BEFORE)
 
@@ -534,14 +534,12 @@ def _config_and_claim() -> sa.Select:
     already; no row when there is no such configuration. The event's columns are bound as
     `event_<column>`; if the draw then finds too few codes, both rows are deleted again."""
     config = _CONFIG_FOR_DRAW.cte("config")
-    columns = ["id", "config_id", "order_ref", "quantity", "created_at"]
-    values = sa.select(*(sa.bindparam(name, type_=_ALLOCATIONS.c[name].type)
-                         for name in columns)).select_from(config)
-    claim = _claim_statement("postgresql").from_select(columns, values).cte("claim")
-    event_values = sa.select(*(sa.bindparam(f"event_{name}", type_=_EVENTS.c[name].type)
-                               for name in EVENT_COLUMNS)).select_from(claim)
-    event = (_EVENTS.insert().from_select(EVENT_COLUMNS, event_values)
-             .returning(_EVENTS.c.seq).cte("event"))
+    values = bound_row(_ALLOCATIONS.c[name] for name in
+                       ("id", "config_id", "order_ref", "quantity", "created_at"))
+    claim = (_claim_statement("postgresql")
+             .from_select(list(values), sa.select(*values.values()).select_from(config))
+             .cte("claim"))
+    event = EventLog.insert_from(claim, "event").cte("event")
     return (sa.select(config, claim.c.id.label("claimed"), event.c.seq.label("event_seq"))
             .select_from(config.outerjoin(claim, sa.true()).outerjoin(event, sa.true())))
 
@@ -567,9 +565,8 @@ class AllocationService:
                                 configId=str(config_id), orderRef=order_ref, quantity=quantity)
         dialect = self.session.get_bind().dialect.name
         if dialect == "postgresql":
-            config = self.session.execute(_CONFIG_AND_CLAIM, {
-                **claim, **{f"event_{name}": value
-                            for name, value in EventLog.columns(event).items()}}).first()
+            config = self.session.execute(
+                _CONFIG_AND_CLAIM, {**claim, **EventLog.columns(event, "event")}).first()
             claimed = config and config.claimed
         else:
             config = self.session.execute(_CONFIG_FOR_DRAW, claim).first()

@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.cache import TTLCache, process_cache
-from app.db import Page, add_inserted, column_values, flush_unique, insert_for, paginate, utcnow
+from app.db import (
+    Page, add_inserted, bound_row, column_values, flush_unique, insert_for, paginate, utcnow,
+)
 from app.entitlements import errors
 from app.entitlements.models import (
     Entitlement, License, LicensedItem, LicenseModel, LicenseTransaction, LicenseTransactionItem,
@@ -240,9 +242,7 @@ _INSERT_LICENSES = _LICENSES.insert()
 
 
 def _row_insert(table: sa.Table, prefix: str) -> sa.Insert:
-    return table.insert().values({
-        column.name: sa.bindparam(f"{prefix}_{column.name}", type_=column.type)
-        for column in table.c})
+    return table.insert().values(bound_row(table.c, prefix))
 
 
 # Orders up to this many items and licenses in all go in by one statement; larger ones (up to
@@ -283,7 +283,7 @@ def _claim_into_default_entitlement(dialect: str, owner_column: str) -> sa.Inser
     table = LicenseTransaction.__table__
     columns = [column for column in table.c if column.name != "entitlement_id"]
     source = _DEFAULT_ENTITLEMENT[owner_column].with_only_columns(
-        *(sa.bindparam(column.name, type_=column.type) for column in columns),
+        *bound_row(columns).values(),
         _ENTITLEMENTS.c.id)
     return (insert_for(dialect)(table)
             .from_select([*(column.name for column in columns), "entitlement_id"], source)

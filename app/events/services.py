@@ -27,7 +27,7 @@ from flask import g, has_app_context, has_request_context
 from sqlalchemy.orm import Session, joinedload
 
 from app.cache import TTLCache, process_cache
-from app.db import Page, add_inserted, paginate, utcnow
+from app.db import Page, add_inserted, bound_row, paginate, utcnow
 from app.events import errors
 from app.events.models import (
     URL_MAX_LENGTH, DeliveryStatus, Event, WebhookDelivery, WebhookSubscription, wants,
@@ -155,7 +155,7 @@ def subscription_cache() -> TTLCache:
 
 _EVENTS = Event.__table__
 # The columns an event is inserted with (`seq` comes from the database).
-EVENT_COLUMNS = ("id", "type", "subject_id", "data", "client_id", "occurred_at")
+_COLUMNS = ("id", "type", "subject_id", "data", "client_id", "occurred_at")
 _INSERT_EVENT = _EVENTS.insert().returning(_EVENTS.c.seq)
 
 
@@ -180,7 +180,7 @@ class EventLog:
     @staticmethod
     def new(type: str, subject_id: object = None, **data: object) -> Event:
         """An event not yet in the log, for `insert`; or for a caller that inserts it within a
-        statement of its own (with `columns(event)`) and hands it to `inserted` afterwards."""
+        statement of its own (see `insert_from`) and hands it to `inserted` afterwards."""
         principal = g.get("principal") if has_request_context() else None
         return Event(
             id=uuid.uuid4(),
@@ -193,8 +193,19 @@ class EventLog:
         )
 
     @staticmethod
-    def columns(event: Event) -> dict[str, object]:
-        return {name: getattr(event, name) for name in EVENT_COLUMNS}
+    def columns(event: Event, prefix: str = "") -> dict[str, object]:
+        """The event's values, keyed as `bound_row` names its columns' parameters."""
+        return {f"{prefix}_{name}" if prefix else name: getattr(event, name)
+                for name in _COLUMNS}
+
+    @staticmethod
+    def insert_from(source: sa.FromClause, prefix: str) -> sa.Insert:
+        """An INSERT of the event bound as `<prefix>_<column>` (`columns(event, prefix)`) for
+        each row of `source` (none when it has none), returning its `seq`: a part of a caller's
+        own statement (in a WITH)."""
+        values = sa.select(*bound_row((_EVENTS.c[name] for name in _COLUMNS), prefix).values())
+        return (_EVENTS.insert().from_select(_COLUMNS, values.select_from(source))
+                .returning(_EVENTS.c.seq))
 
     def inserted(self, event: Event, seq: int) -> Event:
         """An event from `new` that is now in the log as `seq`: the session holds it as stored,
